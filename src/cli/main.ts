@@ -1,0 +1,24 @@
+/**
+ * @module cli/main
+ * The `sluice` command. Only `cli/` prints; every other module logs through pino.
+ */
+import { Command } from 'commander';
+import { registerDemoCommand } from './demo.ts';
+import { registerKeysCommands } from './keys.ts';
+import { registerStartCommand } from './start.ts';
+
+const program = new Command()
+  .name('sluice')
+  .description('Identity-aware, protocol-aware gateway for databases and infrastructure')
+  .showHelpAfterError();
+
+registerStartCommand(program);
+registerDemoCommand(program);
+registerKeysCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  console.error(`sluice: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}
