@@ -1,0 +1,456 @@
+/**
+ * @module config/schema
+ * The shape of `sluice.yaml` and the resolved {@link SluiceConfig} it turns into. Every object is
+ * strict (an unknown key is a typo until proven otherwise), every default lives here, and values
+ * are converted once at the edge: addresses to `{ host, port }`, durations to milliseconds, sizes
+ * to bytes, secrets to {@link SecretRef}s (resolved later, when used).
+ *
+ * Messages never quote the offending value: a misplaced password must not end up in a log.
+ * Every key is documented in docs/configuration.md; keep the two in step.
+ */
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.ts';
+import type { PrincipalKind } from '../identity/principal.ts';
+import { parseSecretRef, type SecretRef } from './secret-ref.ts';
+
+export type Address = { host: string; port: number };
+
+export type ListenerConfig = {
+  address: Address;
+  /** `off` is only accepted on a loopback address. */
+  tls: 'required' | 'off';
+};
+
+export type AdminConfig = { enabled: boolean; listen: Address };
+
+/** The gateway's own certificate for client-facing TLS. */
+export type TlsConfig = { mode: 'auto' } | { mode: 'files'; cert: string; key: string };
+
+/** A `postgres://user@host:port/database` URL, minus the password (which is never inline). */
+export type PostgresTarget = Address & { user: string; database: string };
+
+export type StoreConfig =
+  | { kind: 'pglite'; dir: string }
+  | { kind: 'postgres'; target: PostgresTarget; password?: SecretRef };
+
+export type UpstreamTlsMode = 'disable' | 'require' | 'verify-full';
+
+export type ConnectionTlsConfig = {
+  mode: UpstreamTlsMode;
+  /** CA bundle for `verify-full`; the system CAs when absent. */
+  ca?: string;
+  /** Name to verify the certificate against, when it differs from the URL's host. */
+  serverName?: string;
+};
+
+export type ConnectionConfig = {
+  name: string;
+  type: 'postgres';
+  target: PostgresTarget;
+  /** Absent means the upstream trusts the gateway without a password. */
+  password?: SecretRef;
+  tls: ConnectionTlsConfig;
+  auth: { require: 'any' | 'scram-sha-256' };
+  tags: string[];
+};
+
+export type PolicyConfig = {
+  name: string;
+  subjects: { groups: string[]; ids: string[]; kinds: PrincipalKind[] };
+  /** `'*'` grants every connection, including ones added later. */
+  connections: '*' | string[];
+};
+
+export type TimeoutsConfig = {
+  authMs: number;
+  /** 0 disables. */
+  idleMs: number;
+  /** 0 disables. */
+  idleInTransactionMs: number;
+  messageAssemblyMs: number;
+};
+
+export type LimitsConfig = { maxQueryBytes: number; maxMessageBytes: number; maxClientConnections: number };
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export type SluiceConfig = {
+  listen: { postgres: ListenerConfig };
+  admin: AdminConfig;
+  tls: TlsConfig;
+  store: StoreConfig;
+  /** Generated state (the auto TLS certificate, later vault keys). */
+  dataDir: string;
+  connections: ConnectionConfig[];
+  policies: PolicyConfig[];
+  timeouts: TimeoutsConfig;
+  limits: LimitsConfig;
+  logging: { level: LogLevel };
+};
+
+/** A problem found in the raw YAML value; the loader adds the file position. */
+export type ConfigIssue = { path: (string | number)[]; message: string };
+
+const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const NAME_RULE = 'use a-z, 0-9, _ and -, start with a letter or digit, at most 63 characters';
+const DEFAULT_STORE_DIR = './.sluice';
+const KIB = 1024;
+const POSTGRES_SCHEME = /^postgres(ql)?:/;
+
+type RefineCtx = z.core.$RefinementCtx<unknown>;
+
+function reject(ctx: RefineCtx, message: string, path: (string | number)[] = []): typeof z.NEVER {
+  ctx.addIssue({ code: 'custom', message, path });
+  return z.NEVER;
+}
+
+/** Names appear in audit records and `psql -d NAME`, so they stay identifier-like. */
+const nameSchema = z.string().regex(NAME_PATTERN, { error: NAME_RULE });
+const nonEmptyString = z.string().min(1);
+
+// ---- addresses -----------------------------------------------------------------------------
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+export function isLoopback(host: string): boolean {
+  if (isIPv4(host)) return LOOPBACK.check(host, 'ipv4');
+  if (isIPv6(host)) return LOOPBACK.check(host, 'ipv6');
+  return host === 'localhost';
+}
+
+/** `host:port`, with IPv6 hosts in brackets (`[::1]:15432`). Port 0 asks the OS for a free one. */
+export function parseAddress(text: string): Address | undefined {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const [, ipv6, name, portText] = match;
+  const port = Number(portText);
+  if (port > 65_535) return undefined;
+  if (ipv6 !== undefined) return isIPv6(ipv6) ? { host: ipv6, port } : undefined;
+  return name === undefined ? undefined : { host: name, port };
+}
+
+const addressSchema = z.string().transform((text, ctx) => {
+  return parseAddress(text) ?? reject(ctx, 'expected host:port, e.g. 127.0.0.1:15432 or [::1]:15432');
+});
+
+const listenerSchema = z.union(
+  [
+    addressSchema.transform((address): ListenerConfig => ({ address, tls: 'required' })),
+    z
+      .strictObject({ address: addressSchema, tls: z.enum(['required', 'off']).default('required') })
+      .superRefine((listener, ctx) => {
+        if (listener.tls === 'off' && !isLoopback(listener.address.host)) {
+          reject(
+            ctx,
+            'off is only allowed on a loopback address (127.0.0.0/8, ::1, localhost): ' +
+              'clients send their API key or token as the password, which would cross the network in plaintext',
+            ['tls'],
+          );
+        }
+      }),
+  ],
+  { error: 'expected host:port, or a mapping with address and tls' },
+);
+
+// ---- scalars with units ----------------------------------------------------------------------
+
+export function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'list';
+  return typeof value === 'object' ? 'mapping' : typeof value;
+}
+
+/** A duration string (`500ms`, `10s`, `5m`, `1h`), or `0`. */
+function duration(options: { zeroDisables: boolean }) {
+  const expected = options.zeroDisables
+    ? 'expected a duration such as 30s, 5m or 1h, or 0 to disable'
+    : 'expected a duration such as 500ms, 10s or 1m';
+  return z.unknown().transform((value, ctx) => {
+    const ms = typeof value === 'string' ? parseDuration(value) : value === 0 ? 0 : undefined;
+    if (ms === undefined) {
+      const bareNumber = typeof value === 'number' ? ' (a bare number has no unit)' : '';
+      return reject(ctx, `${expected}, got ${typeName(value)}${bareNumber}`);
+    }
+    if (ms === 0 && !options.zeroDisables) return reject(ctx, 'must be greater than 0');
+    return ms;
+  });
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { B: 1, KiB: KIB, MiB: KIB ** 2, GiB: KIB ** 3 };
+
+/** A positive byte count: an integer or `512KiB`, `1MiB`, `64MiB`, `1GiB`. */
+export function parseByteSize(value: unknown): number | undefined {
+  let bytes: number | undefined;
+  if (typeof value === 'number') bytes = value;
+  else if (typeof value === 'string') {
+    const match = /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(value.trim());
+    if (match) bytes = Number(match[1]) * (SIZE_UNITS[match[2] ?? 'B'] ?? Number.NaN);
+  }
+  return bytes !== undefined && Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
+const byteSize = z.unknown().transform((value, ctx) => {
+  return (
+    parseByteSize(value) ??
+    reject(
+      ctx,
+      'expected a positive size in bytes: an integer, or a number with B, KiB, MiB or GiB (e.g. 512KiB)',
+    )
+  );
+});
+
+// ---- secrets and URLs ------------------------------------------------------------------------
+
+const secretRefSchema = z.string().transform((text, ctx) => {
+  return (
+    parseSecretRef(text) ??
+    reject(
+      ctx,
+      'must be a secret reference (env:NAME, file:PATH or secret:NAME); inline secrets are not accepted',
+    )
+  );
+});
+
+/**
+ * `postgres://user@host[:port]/database`, or the reason it is not one. The password has its own
+ * key (a secret reference) and query parameters are refused: every upstream option has a key of
+ * its own, so none can hide in a URL (e.g. an `sslmode=disable` undoing `tls.mode`).
+ */
+function parsePostgresTarget(text: string, passwordKey: string): PostgresTarget | { error: string } {
+  const expected = { error: 'expected postgres://user@host:port/database' };
+  let url: URL;
+  let user: string;
+  let database: string;
+  try {
+    url = new URL(text);
+    user = decodeURIComponent(url.username);
+    database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  } catch {
+    return expected;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return expected;
+  if (url.password !== '') {
+    return {
+      error: `the url must not contain a password: put a secret reference (e.g. env:NAME) in ${passwordKey}`,
+    };
+  }
+  if (url.search !== '' || url.hash !== '') {
+    return { error: 'the url must not have query parameters or a fragment; use the dedicated keys instead' };
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (user === '' || database === '' || database.includes('/') || host === '') return expected;
+  return { host, port: url.port === '' ? 5432 : Number(url.port), user, database };
+}
+
+// ---- sections --------------------------------------------------------------------------------
+
+const tlsSchema = z
+  .strictObject({
+    mode: z.enum(['auto', 'files']).default('auto'),
+    cert: nonEmptyString.optional(),
+    key: nonEmptyString.optional(),
+  })
+  .transform((tls, ctx): TlsConfig => {
+    if (tls.mode === 'auto') {
+      if (tls.cert !== undefined) reject(ctx, 'only used with mode: files', ['cert']);
+      if (tls.key !== undefined) reject(ctx, 'only used with mode: files', ['key']);
+      return { mode: 'auto' };
+    }
+    if (tls.cert === undefined) reject(ctx, 'required with mode: files', ['cert']);
+    if (tls.key === undefined) reject(ctx, 'required with mode: files', ['key']);
+    return tls.cert !== undefined && tls.key !== undefined
+      ? { mode: 'files', cert: tls.cert, key: tls.key }
+      : z.NEVER;
+  });
+
+const storeSchema = z.string().transform((text, ctx): StoreConfig => {
+  if (text.startsWith('pglite://')) {
+    const dir = text.slice('pglite://'.length);
+    return dir === ''
+      ? reject(ctx, 'expected pglite://DIR, e.g. pglite://./.sluice')
+      : { kind: 'pglite', dir };
+  }
+  if (POSTGRES_SCHEME.test(text)) {
+    const target = parsePostgresTarget(text, 'storePassword');
+    return 'error' in target ? reject(ctx, target.error) : { kind: 'postgres', target };
+  }
+  return reject(ctx, 'expected pglite://DIR or postgres://user@host:port/database');
+});
+
+const connectionTlsSchema = z
+  .strictObject({
+    mode: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+    ca: nonEmptyString.optional(),
+    serverName: nonEmptyString.optional(),
+  })
+  .transform((tls, ctx): ConnectionTlsConfig => {
+    // `require` encrypts without checking who answers; a CA there would suggest otherwise.
+    if (tls.mode !== 'verify-full') {
+      if (tls.ca !== undefined) reject(ctx, 'only used with mode: verify-full', ['ca']);
+      if (tls.serverName !== undefined) reject(ctx, 'only used with mode: verify-full', ['serverName']);
+    }
+    return {
+      mode: tls.mode,
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
+    };
+  });
+
+const connectionSchema = z
+  .strictObject({
+    name: nameSchema,
+    type: z.literal('postgres'),
+    url: z.string().transform((text, ctx) => {
+      const target = parsePostgresTarget(text, 'password');
+      return 'error' in target ? reject(ctx, target.error) : target;
+    }),
+    password: secretRefSchema.optional(),
+    tls: connectionTlsSchema.prefault({}),
+    auth: z.strictObject({ require: z.enum(['any', 'scram-sha-256']).default('any') }).prefault({}),
+    tags: z.array(nonEmptyString).default([]),
+  })
+  .transform(
+    (c): ConnectionConfig => ({
+      name: c.name,
+      type: c.type,
+      target: c.url,
+      ...(c.password === undefined ? {} : { password: c.password }),
+      tls: c.tls,
+      auth: c.auth,
+      tags: c.tags,
+    }),
+  );
+
+const policySchema = z.strictObject({
+  name: nameSchema,
+  subjects: z
+    .strictObject({
+      groups: z.array(nonEmptyString).default([]),
+      ids: z.array(nonEmptyString).default([]),
+      kinds: z.array(z.enum(['workload', 'human', 'service'])).default([]),
+    })
+    .superRefine((subjects, ctx) => {
+      // An empty subject list would match nobody; almost certainly a mistake, so say so.
+      if (subjects.groups.length + subjects.ids.length + subjects.kinds.length === 0) {
+        reject(ctx, 'list at least one of groups, ids or kinds');
+      }
+    }),
+  connections: z
+    .array(nonEmptyString)
+    .min(1, { error: 'list connection names, or "*" for all' })
+    .transform((names, ctx): PolicyConfig['connections'] => {
+      if (!names.includes('*')) return names;
+      return names.length === 1 ? '*' : reject(ctx, '"*" already matches every connection; list it alone');
+    }),
+});
+
+const timeoutsSchema = z.strictObject({
+  auth: duration({ zeroDisables: false }).default(10_000),
+  idle: duration({ zeroDisables: true }).default(3_600_000),
+  idleInTransaction: duration({ zeroDisables: true }).default(0),
+  messageAssembly: duration({ zeroDisables: false }).default(30_000),
+});
+
+const limitsSchema = z
+  .strictObject({
+    maxQueryBytes: byteSize.default(KIB ** 2),
+    maxMessageBytes: byteSize.default(64 * KIB ** 2),
+    maxClientConnections: z.int().min(1).default(1000),
+  })
+  .superRefine((limits, ctx) => {
+    if (limits.maxQueryBytes > limits.maxMessageBytes) {
+      reject(ctx, 'cannot exceed maxMessageBytes (a query travels inside one message)', ['maxQueryBytes']);
+    }
+  });
+
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        postgres: listenerSchema.default({ address: { host: '127.0.0.1', port: 15432 }, tls: 'required' }),
+      })
+      .prefault({}),
+    admin: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        listen: addressSchema.default({ host: '127.0.0.1', port: 18080 }),
+      })
+      .prefault({}),
+    tls: tlsSchema.prefault({}),
+    store: storeSchema.default({ kind: 'pglite', dir: DEFAULT_STORE_DIR }),
+    storePassword: secretRefSchema.optional(),
+    dataDir: nonEmptyString.optional(),
+    connections: z.array(connectionSchema),
+    policies: z.array(policySchema).default([]),
+    timeouts: timeoutsSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    logging: z
+      .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+      .prefault({}),
+  })
+  .transform(
+    ({ storePassword, dataDir, timeouts, ...rest }): SluiceConfig => ({
+      ...rest,
+      store:
+        rest.store.kind === 'postgres' && storePassword
+          ? { ...rest.store, password: storePassword }
+          : rest.store,
+      dataDir: dataDir ?? (rest.store.kind === 'pglite' ? rest.store.dir : DEFAULT_STORE_DIR),
+      timeouts: {
+        authMs: timeouts.auth,
+        idleMs: timeouts.idle,
+        idleInTransactionMs: timeouts.idleInTransaction,
+        messageAssemblyMs: timeouts.messageAssembly,
+      },
+    }),
+  );
+
+/**
+ * Rules that span entries (unique names, references between sections). They run on the raw
+ * value so they are reported together with every type error, not only once the rest is valid.
+ */
+export function crossCheck(raw: unknown): ConfigIssue[] {
+  if (!isRecord(raw)) return [];
+  const issues: ConfigIssue[] = [];
+  const connectionNames = uniqueNames(raw, 'connections', issues);
+  uniqueNames(raw, 'policies', issues);
+  if (Array.isArray(raw.policies)) {
+    raw.policies.forEach((policy, i) => {
+      if (!isRecord(policy) || !Array.isArray(policy.connections)) return;
+      policy.connections.forEach((name, j) => {
+        if (typeof name === 'string' && name !== '*' && name !== '' && !connectionNames.has(name)) {
+          issues.push({ path: ['policies', i, 'connections', j], message: `no connection named "${name}"` });
+        }
+      });
+    });
+  }
+  const postgresStore = typeof raw.store === 'string' && POSTGRES_SCHEME.test(raw.store);
+  if (raw.storePassword !== undefined && !postgresStore) {
+    issues.push({ path: ['storePassword'], message: 'only used with a postgres:// store' });
+  }
+  return issues;
+}
+
+function uniqueNames(raw: Record<string, unknown>, section: string, issues: ConfigIssue[]): Set<string> {
+  const firstIndex = new Map<string, number>();
+  const list = raw[section];
+  if (!Array.isArray(list)) return new Set();
+  list.forEach((entry, i) => {
+    if (!isRecord(entry) || typeof entry.name !== 'string') return;
+    const first = firstIndex.get(entry.name);
+    if (first === undefined) firstIndex.set(entry.name, i);
+    else
+      issues.push({
+        path: [section, i, 'name'],
+        message: `duplicate name "${entry.name}" (also ${section}[${first}])`,
+      });
+  });
+  return new Set(firstIndex.keys());
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
