@@ -1,0 +1,75 @@
+/**
+ * @module store/sql-executor
+ * The only place that knows whether SQL runs in PGlite or in PostgreSQL through a `pg.Pool`.
+ * Repositories and migrations are written once against {@link SqlExecutor}; each backend adds a
+ * few lines of adaptation here and nothing else.
+ */
+import type { PGlite, Transaction } from '@electric-sql/pglite';
+import type { Pool, PoolClient } from 'pg';
+
+export interface SqlQuerier {
+  /** One statement with `$n` parameters; resolves to the rows. */
+  query<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** A script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface SqlExecutor extends SqlQuerier {
+  /** Runs `work` inside BEGIN … COMMIT on one connection; rolls back if it throws. */
+  transaction<T>(work: (tx: SqlQuerier) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** PGlite and its Transaction share this shape. */
+function pgliteQuerier(db: PGlite | Transaction): SqlQuerier {
+  return {
+    query: async <R>(sql: string, params: readonly unknown[] = []) =>
+      (await db.query<R>(sql, [...params])).rows,
+    exec: async (script) => {
+      await db.exec(script);
+    },
+  };
+}
+
+export function pgliteExecutor(db: PGlite): SqlExecutor {
+  return {
+    ...pgliteQuerier(db),
+    transaction: (work) => db.transaction((tx) => work(pgliteQuerier(tx))),
+    close: () => db.close(),
+  };
+}
+
+/** A Pool or one checked-out client. Without parameters pg uses the simple protocol, which accepts scripts. */
+function pgQuerier(db: Pool | PoolClient): SqlQuerier {
+  return {
+    query: async <R>(sql: string, params: readonly unknown[] = []) =>
+      (await db.query(sql, [...params])).rows as R[],
+    exec: async (script) => {
+      await db.query(script);
+    },
+  };
+}
+
+export function poolExecutor(pool: Pool): SqlExecutor {
+  return {
+    ...pgQuerier(pool),
+    transaction: async (work) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(pgQuerier(client));
+        await client.query('COMMIT');
+        client.release();
+        return result;
+      } catch (error) {
+        // If even ROLLBACK fails the connection's state is unknown: destroy it instead of pooling it.
+        await client.query('ROLLBACK').then(
+          () => client.release(),
+          (rollbackError: Error) => client.release(rollbackError),
+        );
+        throw error;
+      }
+    },
+    close: () => pool.end(),
+  };
+}
