@@ -1,0 +1,150 @@
+/** `sluice keys …` run as a real subprocess, the way operators and CI scripts run it. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_KEY_PATTERN, ApiKeyAuthenticator } from '../../src/identity/api-keys.ts';
+import { openStore } from '../../src/store/open-store.ts';
+
+const CLI = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function sluice(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('sluice keys', () => {
+  let dir = '';
+  let store = '';
+  const withStore = (...args: string[]) => sluice([...args, '--store', store]);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-keys-cli-'));
+    store = `pglite://${join(dir, 'store')}`;
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  let created: { id: string; key: string };
+
+  it('create --json prints exactly one JSON object holding the key', async () => {
+    const run = await withStore('keys', 'create', '--name', 'ci', '--groups', 'ci,deploy', '--json');
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    const output = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(Object.keys(output).sort()).toEqual(
+      ['createdAt', 'expiresAt', 'groups', 'id', 'key', 'name', 'prefix'].sort(),
+    );
+    expect(output).toMatchObject({ name: 'ci', groups: ['ci', 'deploy'], expiresAt: null });
+    expect(output.key).toMatch(API_KEY_PATTERN);
+    expect(output.prefix).toBe(String(output.key).slice(0, 12));
+    created = { id: String(output.id), key: String(output.key) };
+  });
+
+  it('the printed key authenticates against the store the CLI wrote', async () => {
+    const opened = await openStore(store);
+    try {
+      const principal = await new ApiKeyAuthenticator(opened).authenticate(created.key);
+      expect(principal).toMatchObject({ id: `key:${created.id}`, name: 'ci', groups: ['ci', 'deploy'] });
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('list --json shows the key without the key or its hash', async () => {
+    const run = await withStore('keys', 'list', '--json');
+    expect(run.code).toBe(0);
+    const listed = JSON.parse(run.stdout) as Record<string, unknown>[];
+    expect(listed).toEqual([
+      expect.objectContaining({
+        id: created.id,
+        name: 'ci',
+        prefix: created.key.slice(0, 12),
+        revokedAt: null,
+      }),
+    ]);
+    expect(listed[0]).not.toHaveProperty('key');
+    expect(listed[0]).not.toHaveProperty('hash');
+    expect(run.stdout).not.toContain(created.key);
+  });
+
+  it('refuses a second active key with the same name: message, exit 1, no stack trace', async () => {
+    const run = await withStore('keys', 'create', '--name', 'ci', '--groups', 'ci');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('an API key named "ci" already exists');
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('revoke by name, then list shows it revoked', async () => {
+    const revoke = await withStore('keys', 'revoke', 'ci');
+    expect(revoke.code).toBe(0);
+    expect(revoke.stdout).toContain(`revoked ${created.id} (ci)`);
+    const listed = JSON.parse((await withStore('keys', 'list', '--json')).stdout) as { revokedAt: unknown }[];
+    expect(listed[0]?.revokedAt).toEqual(expect.any(String));
+    const human = await withStore('keys', 'list');
+    expect(human.stdout).toMatch(/^ID\s+NAME\s+PREFIX\s+GROUPS\s+CREATED\s+EXPIRES\s+REVOKED\s+LAST USED$/m);
+    expect(human.stdout).not.toContain(created.key);
+  });
+
+  it('revoke of an unknown key exits 1 with a clear message', async () => {
+    const run = await withStore('keys', 'revoke', 'nope');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim()).toBe('sluice: no API key with id "nope" and no active key named "nope"');
+  });
+
+  it('create prints the key on its own line with its details and a warning', async () => {
+    const run = await withStore(
+      'keys',
+      'create',
+      '--name',
+      'deploy-bot',
+      '--groups',
+      'deploy',
+      '--expires',
+      '30d',
+    );
+    expect(run.code).toBe(0);
+    const lines = run.stdout.split('\n');
+    expect(lines[0]).toMatch(API_KEY_PATTERN);
+    expect(run.stdout).toMatch(/^\s+name\s+deploy-bot$/m);
+    expect(run.stdout).toMatch(/^\s+expires\s+\d{4}-\d\d-\d\dT/m);
+    expect(run.stdout).toContain('will not be shown again');
+  });
+
+  it('rejects a bad --expires before touching the store', async () => {
+    const run = await withStore('keys', 'create', '--name', 'x', '--groups', 'a', '--expires', 'soon');
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('expected a positive duration');
+  });
+
+  it('finds the store through --config and through SLUICE_STORE', async () => {
+    const config = join(dir, 'sluice.yaml');
+    await writeFile(config, `store: ${store}\nconnections: []\n`);
+    const viaConfig = await sluice(['keys', 'list', '--json', '--config', config]);
+    expect(viaConfig.code).toBe(0);
+    expect(JSON.parse(viaConfig.stdout)).toHaveLength(2);
+    const viaEnv = await sluice(['keys', 'list', '--json'], { SLUICE_STORE: store });
+    expect(viaEnv.code).toBe(0);
+    expect(JSON.parse(viaEnv.stdout)).toHaveLength(2);
+  });
+});
