@@ -1,0 +1,57 @@
+/**
+ * @module protocols/postgres/ports
+ * The narrow interfaces a PostgreSQL session is given. Protocol code never imports policy, store
+ * or audit: the gateway wiring implements these and injects them, so the session stays a
+ * protocol engine that can be tested with real clients and small fakes alike.
+ */
+import type { ClientFacingError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { ConnectionMetrics } from '../../core/metrics.ts';
+import type { Authenticator, Principal } from '../../identity/principal.ts';
+import type { CancelRegistry } from './cancel.ts';
+
+export type UpstreamTlsMode = 'disable' | 'require' | 'verify-full';
+
+/** Everything needed to open (and cancel on) one upstream PostgreSQL connection. */
+export interface UpstreamTarget {
+  readonly connectionName: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  /** Resolved at connect time (never cached), so a rotated secret reaches new connections. */
+  readonly password: () => Promise<string | undefined>;
+  readonly tls: { readonly mode: UpstreamTlsMode; readonly ca?: Buffer; readonly serverName?: string };
+  /** Refuse trust, cleartext and MD5: only a completed SCRAM exchange logs us in. */
+  readonly requireScram: boolean;
+}
+
+/** The gateway's answer to "may this principal use that connection?". */
+export type ConnectionDecision =
+  | { readonly allowed: true; readonly target: UpstreamTarget; readonly policy: string }
+  | { readonly allowed: false; readonly error: ClientFacingError };
+
+export interface PostgresSessionPorts {
+  readonly authenticator: Authenticator;
+  /** Unknown connection → 3D000; no policy grants it → 42501. */
+  authorize(principal: Principal, connectionName: string): ConnectionDecision;
+  readonly metrics: ConnectionMetrics;
+  readonly logger: Logger;
+  readonly cancels: CancelRegistry;
+}
+
+export interface SessionTimeouts {
+  /** From accept to ReadyForQuery, covering TLS, startup, credential check and upstream login. */
+  readonly authMs: number;
+  /** Idle outside a transaction; 0 disables. */
+  readonly idleMs: number;
+  /** Idle inside a transaction (locks held); 0 disables. */
+  readonly idleInTransactionMs: number;
+  /** A message that started arriving must be complete within this time. */
+  readonly messageAssemblyMs: number;
+}
+
+export interface SessionLimits {
+  readonly maxQueryBytes: number;
+  readonly maxMessageBytes: number;
+}

@@ -1,0 +1,582 @@
+/**
+ * @module protocols/postgres/session
+ * One client connection, from the first byte to the last. Two phases:
+ *
+ * 1. Handshake (async, under one deadline): SSLRequest → TLS, GSSENCRequest → 'N',
+ *    CancelRequest → cancel registry, StartupMessage → allow-listed parameters,
+ *    AuthenticationCleartextPassword inside TLS → credential → Principal → authorize the
+ *    connection → log in upstream with the connection's own credential → our own
+ *    BackendKeyData → ReadyForQuery.
+ * 2. Relay (sync, per chunk): both directions are framed and every client message is decoded
+ *    before it is forwarded, so nothing unparsed reaches the server. Unmodified frames are
+ *    forwarded as zero-copy runs. Backpressure pauses the reading side.
+ *
+ * Every refusal is a native ErrorResponse with a SQLSTATE; protocol garbage closes the connection;
+ * nothing here throws past the session, so one bad client cannot hurt the process.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import { ClientFacingError, ProtocolError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import { OutputBatch } from '../../core/output-batch.ts';
+import type { Principal } from '../../identity/principal.ts';
+import type { IssuedKey } from './cancel.ts';
+import { decodeErrorResponse, type NoticeFields } from './codec/backend/error-response.ts';
+import { encodeBackendMessage } from './codec/backend/index.ts';
+import { decodeReadyForQuery } from './codec/backend/ready-for-query.ts';
+import { decodeFrontendMessage, encodeFrontendMessage } from './codec/frontend/index.ts';
+import { decodeInitialMessage } from './codec/frontend/initial-message.ts';
+import { decodePasswordMessage } from './codec/frontend/password-message.ts';
+import type { StartupMessage } from './codec/frontend/startup-message.ts';
+import { BackendTag, FrontendTag } from './codec/message-type.ts';
+import { FrameReader } from './frame-reader.ts';
+import { frontendLimits, MessageFramer } from './framer.ts';
+import type { PostgresSessionPorts, SessionLimits, SessionTimeouts, UpstreamTarget } from './ports.ts';
+import { parseStartupParameters, type StartupRequest } from './startup-parameters.ts';
+import { toErrorResponse } from './to-error-response.ts';
+import {
+  connectUpstream,
+  sendUpstreamCancel,
+  UpstreamConnectError,
+  type UpstreamConnection,
+} from './upstream.ts';
+
+const PROTOCOL = 'postgres';
+const SSL_YES = Buffer.from('S');
+const SSL_NO = Buffer.from('N');
+
+export interface PostgresSessionOptions {
+  /** `off` only on loopback listeners (config enforces it). */
+  readonly tls: 'required' | 'off';
+  readonly secureContext: SecureContext | undefined;
+  readonly timeouts: SessionTimeouts;
+  readonly limits: SessionLimits;
+}
+
+/** The same words for every credential failure, so a caller cannot tell which check failed. */
+const AUTH_FAILED = new ClientFacingError('28P01', 'sluice: password authentication failed', {
+  hint: 'Use a Sluice API key (slk_…) as the password, over TLS (sslmode=require).',
+});
+
+function upstreamError(target: UpstreamTarget, error: UpstreamConnectError): ClientFacingError {
+  const connection = `connection "${target.connectionName}"`;
+  const detail = error.serverCode
+    ? { detail: `The database server answered with SQLSTATE ${error.serverCode}.` }
+    : {};
+  switch (error.failure) {
+    case 'auth_rejected':
+    case 'auth_method_refused':
+    case 'no_password':
+      return new ClientFacingError(
+        '08001',
+        `sluice: the database behind ${connection} refused the gateway's login`,
+        {
+          hint: "An operator should check the connection's credentials and auth settings in the gateway configuration.",
+          ...detail,
+        },
+      );
+    case 'tls':
+      return new ClientFacingError('08001', `sluice: TLS to the database behind ${connection} failed`, {
+        hint: "An operator should check the connection's tls settings and the server certificate.",
+      });
+    case 'unreachable':
+    case 'timeout':
+      return new ClientFacingError('08001', `sluice: cannot reach the database behind ${connection}`, {
+        hint: 'Try again; if it persists, an operator should check that the database is up.',
+      });
+    case 'server_error':
+    case 'protocol':
+      return new ClientFacingError(
+        '08001',
+        `sluice: the database behind ${connection} refused the connection`,
+        detail,
+      );
+  }
+}
+
+export class PostgresSession {
+  readonly id = randomUUID();
+  readonly #raw: Socket;
+  #client: Socket | TLSSocket;
+  readonly #ports: PostgresSessionPorts;
+  readonly #options: PostgresSessionOptions;
+  readonly #framer: MessageFramer;
+  readonly #log: Logger;
+  readonly #onClosed: (session: PostgresSession) => void;
+  readonly #openedAt = Date.now();
+
+  #phase: 'handshake' | 'relay' | 'closed' = 'handshake';
+  /** True once the client speaks framed protocol, so errors can be sent as ErrorResponse. */
+  #clientFramed = false;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #principal: Principal | undefined;
+  #upstream: UpstreamConnection | undefined;
+  #target: UpstreamTarget | undefined;
+  #issuedKey: IssuedKey | undefined;
+
+  /** Responses the server still owes (one ReadyForQuery per Query, Sync and FunctionCall). */
+  #awaitingReady = 0;
+  #transactionStatus: 'I' | 'T' | 'E' = 'I';
+  #lastActivity = Date.now();
+  /** When a partial client message started waiting for its remaining bytes (0 when none). */
+  #partialSince = 0;
+  #upstreamSentFatal = false;
+  readonly #toUpstream = new OutputBatch();
+  readonly #toClient = new OutputBatch();
+  #clientPaused = false;
+  #upstreamPaused = false;
+  #bytesFromClient = 0;
+  #bytesToClient = 0;
+
+  constructor(
+    socket: Socket,
+    ports: PostgresSessionPorts,
+    options: PostgresSessionOptions,
+    onClosed: (session: PostgresSession) => void,
+  ) {
+    this.#raw = socket;
+    this.#client = socket;
+    this.#ports = ports;
+    this.#options = options;
+    this.#onClosed = onClosed;
+    this.#framer = new MessageFramer(frontendLimits(options.limits), 'untagged');
+    this.#log = ports.logger.child({
+      session: this.id,
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+    });
+    socket.setNoDelay(true);
+  }
+
+  get principal(): Principal | undefined {
+    return this.#principal;
+  }
+
+  start(): void {
+    this.#ports.metrics.connectionOpened(PROTOCOL);
+    this.#raw.on('error', (error) => this.#log.debug({ err: error.message }, 'client socket error'));
+    this.#raw.once('close', () => this.#close('client closed'));
+    this.#handshakeTimer = setTimeout(() => this.#handshakeTimedOut(), this.#options.timeouts.authMs);
+    this.#handshake().catch((error: unknown) => this.#fail(error));
+  }
+
+  /** Called about once a second by the listener: idle, idle-in-transaction and assembly deadlines. */
+  checkDeadlines(now: number): void {
+    if (this.#phase !== 'relay') return;
+    const { idleMs, idleInTransactionMs, messageAssemblyMs } = this.#options.timeouts;
+    if (this.#partialSince !== 0 && now - this.#partialSince > messageAssemblyMs) {
+      this.#terminate(
+        new ClientFacingError('08P01', 'sluice: an incomplete message was not completed in time'),
+        'assembly timeout',
+      );
+      return;
+    }
+    if (this.#awaitingReady > 0) return;
+    const idleFor = now - this.#lastActivity;
+    if (this.#transactionStatus === 'I') {
+      if (idleMs > 0 && idleFor > idleMs) {
+        this.#terminate(
+          new ClientFacingError('57P05', 'sluice: terminating connection due to idle-session timeout'),
+          'idle timeout',
+        );
+      }
+    } else if (idleInTransactionMs > 0 && idleFor > idleInTransactionMs) {
+      // Closing the upstream connection rolls the transaction back and releases its locks.
+      this.#terminate(
+        new ClientFacingError('25P03', 'sluice: terminating connection due to idle-in-transaction timeout'),
+        'idle in transaction timeout',
+      );
+    }
+  }
+
+  /** Ends the session with a FATAL error (shutdown, credential expiry, deadlines). */
+  terminate(error: ClientFacingError): void {
+    this.#terminate(error, 'terminated by gateway');
+  }
+
+  // ---- handshake -------------------------------------------------------------------------------
+
+  async #handshake(): Promise<void> {
+    let reader = new FrameReader(this.#client, this.#framer, 'client');
+    for (;;) {
+      const frame = await reader.next();
+      const message = decodeInitialMessage(frame.payload);
+      switch (message.type) {
+        case 'SSLRequest':
+          if (this.#client !== this.#raw)
+            throw new ProtocolError('SSLRequest inside an established TLS session');
+          if (!this.#options.secureContext) {
+            this.#client.write(SSL_NO);
+            break;
+          }
+          // Bytes after the SSLRequest were sent in plaintext before the handshake: an injection
+          // attempt (CVE-2021-23214 class). They must never be read as protocol.
+          if (this.#framer.pendingBytes > 0)
+            throw new ProtocolError('received unencrypted data after SSL request');
+          reader.detach();
+          this.#client = await this.#startTls(this.#options.secureContext);
+          reader = new FrameReader(this.#client, this.#framer, 'client');
+          break;
+        case 'GSSENCRequest':
+          if (this.#client !== this.#raw) throw new ProtocolError('GSSENCRequest inside TLS');
+          this.#client.write(SSL_NO);
+          break;
+        case 'CancelRequest': {
+          reader.detach();
+          const outcome = await this.#ports.cancels.handle(
+            message.processId,
+            message.secretKey,
+            this.#raw.remoteAddress ?? '',
+          );
+          this.#log.debug({ outcome }, 'cancel request');
+          this.#client.end();
+          return;
+        }
+        case 'StartupMessage':
+          await this.#startup(message, reader);
+          return;
+      }
+    }
+  }
+
+  #startTls(secureContext: SecureContext): Promise<TLSSocket> {
+    this.#raw.write(SSL_YES);
+    const secure = new TLSSocket(this.#raw, { isServer: true, secureContext, ALPNProtocols: ['postgresql'] });
+    secure.on('error', (error) => this.#log.debug({ err: error.message }, 'client TLS error'));
+    return new Promise((resolve, reject) => {
+      secure.once('secure', () => resolve(secure));
+      secure.once('close', () => reject(new ProtocolError('client closed during the TLS handshake')));
+    });
+  }
+
+  async #startup(message: StartupMessage, reader: FrameReader): Promise<void> {
+    const major = message.protocolVersion >>> 16;
+    const minor = message.protocolVersion & 0xffff;
+    if (major !== 3) {
+      this.#clientFramed = true;
+      throw new ClientFacingError(
+        '0A000',
+        `sluice: unsupported frontend protocol ${major}.${minor}: the gateway supports 3.0`,
+      );
+    }
+    this.#clientFramed = true;
+    if (this.#options.tls === 'required' && this.#client === this.#raw) {
+      this.#ports.metrics.authFailure(PROTOCOL, 'tls_required');
+      throw new ClientFacingError('28000', 'sluice: TLS required', {
+        hint: 'Connect with sslmode=require (or verify-full with the gateway CA).',
+      });
+    }
+    const request = parseStartupParameters(message.parameters);
+    if (request instanceof ClientFacingError) {
+      this.#ports.metrics.authFailure(PROTOCOL, 'startup');
+      throw request;
+    }
+    this.#framer.mode = 'tagged';
+    if (minor > 0 || request.unsupportedProtocolOptions.length > 0) {
+      this.#client.write(
+        encodeBackendMessage({
+          type: 'NegotiateProtocolVersion',
+          newestMinorVersion: 0,
+          unrecognizedOptions: [...request.unsupportedProtocolOptions],
+        }),
+      );
+    }
+    this.#client.write(encodeBackendMessage({ type: 'AuthenticationCleartextPassword' }));
+    const frame = await reader.next();
+    if (frame.tag !== FrontendTag.AuthenticationResponse)
+      throw new ProtocolError('expected a password message');
+    const { password } = decodePasswordMessage(frame.payload);
+    const principal = await this.#ports.authenticator.authenticate(password);
+    if (!principal) {
+      this.#ports.metrics.authFailure(PROTOCOL, 'credential');
+      this.#log.info(
+        { user: request.userLabel, connection: request.connectionName },
+        'authentication failed',
+      );
+      throw AUTH_FAILED;
+    }
+    this.#principal = principal;
+    const decision = this.#ports.authorize(principal, request.connectionName);
+    if (!decision.allowed) {
+      this.#ports.metrics.authFailure(PROTOCOL, 'not_authorized');
+      this.#log.info(
+        { principal: principal.id, connection: request.connectionName, sqlstate: decision.error.sqlstate },
+        'connection refused',
+      );
+      throw decision.error;
+    }
+    this.#target = decision.target;
+    await this.#openUpstream(request, decision.target);
+    reader.detach();
+    this.#log.info(
+      {
+        principal: principal.id,
+        name: principal.name,
+        connection: decision.target.connectionName,
+        policy: decision.policy,
+      },
+      'session opened',
+    );
+    this.#startRelay();
+  }
+
+  async #openUpstream(request: StartupRequest, target: UpstreamTarget): Promise<void> {
+    try {
+      this.#upstream = await connectUpstream(target, {
+        startupParameters: request.upstreamParameters,
+        timeoutMs: this.#options.timeouts.authMs,
+        maxMessageBytes: this.#options.limits.maxMessageBytes,
+      });
+    } catch (error) {
+      if (!(error instanceof UpstreamConnectError)) throw error;
+      this.#ports.metrics.error(PROTOCOL, 'upstream_connect');
+      this.#log.warn(
+        { connection: target.connectionName, failure: error.failure, err: error.message },
+        'upstream login failed',
+      );
+      throw upstreamError(target, error);
+    }
+  }
+
+  // ---- relay -----------------------------------------------------------------------------------
+
+  #startRelay(): void {
+    const upstream = this.#upstream;
+    if (!upstream || this.#phase !== 'handshake') return;
+    clearTimeout(this.#handshakeTimer);
+    this.#phase = 'relay';
+    const greeting = new OutputBatch();
+    greeting.add(encodeBackendMessage({ type: 'AuthenticationOk' }));
+    for (const { name, value } of upstream.parameters) {
+      greeting.add(encodeBackendMessage({ type: 'ParameterStatus', name, value }));
+    }
+    const upstreamKey = upstream.backendKey;
+    // No upstream key means the server cannot be cancelled; then we send none either, as
+    // PostgreSQL's own poolers do, rather than a key that would silently do nothing.
+    if (upstreamKey && this.#target) {
+      const target = this.#target;
+      this.#issuedKey = this.#ports.cancels.issue({
+        cancelUpstream: () => sendUpstreamCancel(target, upstreamKey),
+      });
+      greeting.add(encodeBackendMessage({ type: 'BackendKeyData', ...this.#issuedKey }));
+    }
+    greeting.add(encodeBackendMessage({ type: 'ReadyForQuery', status: upstream.transactionStatus }));
+    this.#transactionStatus = upstream.transactionStatus;
+    greeting.writeTo(this.#client);
+
+    this.#client.on('data', this.#onClientData);
+    this.#client.on('drain', this.#resumeUpstream);
+    upstream.socket.on('data', this.#onUpstreamData);
+    upstream.socket.on('drain', this.#resumeClient);
+    upstream.socket.on('error', (error) => this.#log.debug({ err: error.message }, 'upstream socket error'));
+    upstream.socket.once('close', () => this.#upstreamClosed());
+    upstream.socket.resume();
+    // Anything the client pipelined behind its password is already framed and waiting.
+    this.#relay(() => this.#forwardClientFrames());
+    this.#relay(() => this.#forwardUpstreamFrames());
+  }
+
+  #relay(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #onClientData = (chunk: Buffer): void => {
+    this.#lastActivity = Date.now();
+    this.#bytesFromClient += chunk.length;
+    this.#ports.metrics.bytes(PROTOCOL, 'client_to_upstream', chunk.length);
+    this.#relay(() => {
+      this.#framer.push(chunk);
+      this.#forwardClientFrames();
+    });
+  };
+
+  #forwardClientFrames(): void {
+    const upstream = this.#upstream;
+    if (!upstream) return;
+    for (let frame = this.#framer.next(); frame; frame = this.#framer.next()) {
+      // Decoding validates every message before the server sees it (fail closed on garbage).
+      const message = decodeFrontendMessage(frame.tag, frame.payload);
+      switch (message.type) {
+        case 'Query':
+          this.#awaitingReady++;
+          this.#ports.metrics.statement(PROTOCOL);
+          break;
+        case 'Execute':
+          this.#ports.metrics.statement(PROTOCOL);
+          break;
+        case 'Sync':
+        case 'FunctionCall':
+          this.#awaitingReady++;
+          break;
+        case 'Terminate':
+          this.#toUpstream.add(frame.bytes);
+          this.#toUpstream.writeTo(upstream.socket);
+          this.#close('client terminated');
+          return;
+        case 'AuthenticationResponse':
+          throw new ProtocolError('unexpected authentication message after login');
+        default:
+          break;
+      }
+      this.#toUpstream.add(frame.bytes);
+    }
+    this.#partialSince = this.#framer.pendingBytes > 0 ? this.#partialSince || Date.now() : 0;
+    if (!this.#toUpstream.writeTo(upstream.socket) && !this.#clientPaused) {
+      this.#clientPaused = true;
+      this.#client.pause();
+    }
+  }
+
+  #onUpstreamData = (chunk: Buffer): void => {
+    this.#bytesToClient += chunk.length;
+    this.#ports.metrics.bytes(PROTOCOL, 'upstream_to_client', chunk.length);
+    this.#relay(() => {
+      const upstream = this.#upstream;
+      if (!upstream) return;
+      upstream.framer.push(chunk);
+      this.#forwardUpstreamFrames();
+    });
+  };
+
+  #forwardUpstreamFrames(): void {
+    const upstream = this.#upstream;
+    if (!upstream) return;
+    for (let frame = upstream.framer.next(); frame; frame = upstream.framer.next()) {
+      switch (frame.tag) {
+        case BackendTag.ReadyForQuery:
+          this.#transactionStatus = decodeReadyForQuery(frame.payload).status;
+          this.#awaitingReady = Math.max(0, this.#awaitingReady - 1);
+          this.#lastActivity = Date.now();
+          break;
+        case BackendTag.BackendKeyData:
+          // Only ever valid during login; forwarding one would reveal the upstream's cancel key.
+          this.#log.warn('upstream sent BackendKeyData after login; dropped');
+          continue;
+        case BackendTag.ErrorResponse:
+          this.#upstreamSentFatal ||= isFatal(decodeErrorResponse(frame.payload).fields);
+          break;
+        default:
+          break;
+      }
+      this.#toClient.add(frame.bytes);
+    }
+    if (!this.#toClient.writeTo(this.#client) && !this.#upstreamPaused) {
+      this.#upstreamPaused = true;
+      upstream.socket.pause();
+    }
+  }
+
+  #resumeClient = (): void => {
+    if (!this.#clientPaused) return;
+    this.#clientPaused = false;
+    this.#client.resume();
+  };
+
+  #resumeUpstream = (): void => {
+    if (!this.#upstreamPaused) return;
+    this.#upstreamPaused = false;
+    this.#upstream?.socket.resume();
+  };
+
+  #upstreamClosed(): void {
+    if (this.#phase === 'closed') return;
+    if (!this.#upstreamSentFatal) {
+      this.#ports.metrics.error(PROTOCOL, 'upstream_lost');
+      this.#sendError(new ClientFacingError('08006', 'sluice: lost the connection to the database'), 'FATAL');
+    }
+    this.#close('upstream closed');
+  }
+
+  // ---- endings ---------------------------------------------------------------------------------
+
+  #handshakeTimedOut(): void {
+    if (this.#phase !== 'handshake') return;
+    this.#ports.metrics.authFailure(PROTOCOL, 'timeout');
+    this.#terminate(
+      new ClientFacingError('08006', 'sluice: authentication timed out'),
+      'authentication timeout',
+    );
+  }
+
+  #terminate(error: ClientFacingError, reason: string): void {
+    if (this.#phase === 'closed') return;
+    this.#sendError(error, 'FATAL');
+    this.#close(reason);
+  }
+
+  /** Turns any failure into the right client-facing ending; never throws. */
+  #fail(error: unknown): void {
+    if (this.#phase === 'closed') return;
+    if (error instanceof ClientFacingError) {
+      this.#terminate(error, error.message);
+    } else if (error instanceof ProtocolError) {
+      this.#ports.metrics.error(PROTOCOL, 'protocol');
+      this.#log.info({ err: error.message }, 'protocol violation');
+      this.#terminate(
+        new ClientFacingError('08P01', `sluice: protocol violation: ${error.message}`),
+        'protocol violation',
+      );
+    } else {
+      this.#ports.metrics.error(PROTOCOL, 'internal');
+      this.#log.error({ err: error }, 'session failed');
+      this.#terminate(
+        new ClientFacingError('XX000', 'sluice: internal error; the session was closed'),
+        'internal error',
+      );
+    }
+  }
+
+  #sendError(error: ClientFacingError, severity: 'FATAL'): void {
+    if (!this.#clientFramed || this.#client.destroyed) return;
+    // Whole frames already queued go first, so the error never lands inside a message.
+    this.#toClient.writeTo(this.#client);
+    this.#client.write(toErrorResponse(error, severity));
+  }
+
+  #close(reason: string): void {
+    if (this.#phase === 'closed') return;
+    const wasRelaying = this.#phase === 'relay';
+    this.#phase = 'closed';
+    clearTimeout(this.#handshakeTimer);
+    if (this.#issuedKey) this.#ports.cancels.release(this.#issuedKey.processId);
+    const upstream = this.#upstream;
+    if (upstream && !upstream.socket.destroyed) {
+      // A client that vanishes mid-statement must not leave the statement running upstream.
+      if (this.#awaitingReady > 0 && upstream.backendKey && this.#target) {
+        sendUpstreamCancel(this.#target, upstream.backendKey).catch((error: unknown) =>
+          this.#log.debug({ err: (error as Error).message }, 'upstream cancel failed'),
+        );
+      }
+      upstream.socket.end(TERMINATE_FRAME);
+      upstream.socket.destroySoon();
+    }
+    this.#client.end();
+    this.#client.destroySoon();
+    this.#ports.metrics.connectionClosed(PROTOCOL);
+    if (wasRelaying) {
+      this.#log.info(
+        {
+          reason,
+          durationMs: Date.now() - this.#openedAt,
+          bytesFromClient: this.#bytesFromClient,
+          bytesToClient: this.#bytesToClient,
+        },
+        'session closed',
+      );
+    } else {
+      this.#log.debug({ reason }, 'connection closed before login completed');
+    }
+    this.#onClosed(this);
+  }
+}
+
+const TERMINATE_FRAME = encodeFrontendMessage({ type: 'Terminate' });
+
+function isFatal(fields: NoticeFields): boolean {
+  const severity = fields.V ?? fields.S;
+  return severity === 'FATAL' || severity === 'PANIC';
+}
