@@ -1,0 +1,177 @@
+/**
+ * @module gateway/gateway
+ * Wiring: configuration → store → identity → listeners → admin server, and the reverse on
+ * shutdown. This is the only place that knows every module; protocol code receives narrow
+ * ports built here.
+ */
+import { readFile } from 'node:fs/promises';
+import type { SecureContext } from 'node:tls';
+import { startAdminServer } from '../api/admin-server.ts';
+import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
+import { resolveSecret } from '../config/secret-ref.ts';
+import { ClientFacingError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { ApiKeyAuthenticator } from '../identity/api-keys.ts';
+import type { Principal } from '../identity/principal.ts';
+import { authorizeConnection } from '../policy/connection-access.ts';
+import { CancelRegistry } from '../protocols/postgres/cancel.ts';
+import { type PostgresListener, startPostgresListener } from '../protocols/postgres/listener.ts';
+import type {
+  ConnectionDecision,
+  PostgresSessionPorts,
+  UpstreamTarget,
+} from '../protocols/postgres/ports.ts';
+import type { Store } from '../store/store.ts';
+import { openConfiguredStore } from './configured-store.ts';
+import { PrometheusMetrics } from './prometheus-metrics.ts';
+import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
+
+export const VERSION = '0.1.0';
+
+export interface RunningGateway {
+  readonly postgres: { readonly host: string; readonly port: number };
+  readonly admin: { readonly host: string; readonly port: number } | undefined;
+  readonly store: Store;
+  readonly metrics: PrometheusMetrics;
+  /** Path of the client-facing certificate (for sslrootcert=). */
+  readonly certPath: string;
+  readonly listener: PostgresListener;
+  close(): Promise<void>;
+}
+
+export interface GatewayDependencies {
+  readonly logger: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Use an already-open store (the demo seeds keys before the gateway starts). */
+  readonly store?: Store;
+}
+
+/** Builds upstream targets with secrets resolved at connect time, never at startup. */
+async function upstreamTargets(
+  config: SluiceConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<Map<string, UpstreamTarget>> {
+  const targets = new Map<string, UpstreamTarget>();
+  for (const connection of config.connections) {
+    targets.set(connection.name, await upstreamTarget(connection, env));
+  }
+  return targets;
+}
+
+async function upstreamTarget(connection: ConnectionConfig, env: NodeJS.ProcessEnv): Promise<UpstreamTarget> {
+  const { password } = connection;
+  const ca = connection.tls.ca ? await readFile(connection.tls.ca) : undefined;
+  return {
+    connectionName: connection.name,
+    host: connection.target.host,
+    port: connection.target.port,
+    user: connection.target.user,
+    database: connection.target.database,
+    password: password
+      ? () => resolveSecret(password, { env, readFile: (path) => readFile(path, 'utf8') })
+      : async () => undefined,
+    tls: {
+      mode: connection.tls.mode,
+      ...(ca ? { ca } : {}),
+      ...(connection.tls.serverName ? { serverName: connection.tls.serverName } : {}),
+    },
+    requireScram: connection.auth.require === 'scram-sha-256',
+  };
+}
+
+export async function startGateway(
+  config: SluiceConfig,
+  dependencies: GatewayDependencies,
+): Promise<RunningGateway> {
+  const { logger } = dependencies;
+  const env = dependencies.env ?? process.env;
+  const store = dependencies.store ?? (await openConfiguredStore(config.store, { env, logger }));
+  const closers: Array<() => Promise<void>> = dependencies.store ? [] : [() => store.close()];
+  try {
+    const material = await loadTlsMaterial(config.tls, config.dataDir);
+    const listenerConfig = config.listen.postgres;
+    const secureContext: SecureContext | undefined =
+      listenerConfig.tls === 'off' ? undefined : secureContextFor(material);
+    const metrics = new PrometheusMetrics();
+    const targets = await upstreamTargets(config, env);
+
+    const authorize = (principal: Principal, connectionName: string): ConnectionDecision => {
+      const target = targets.get(connectionName);
+      if (!target) {
+        return {
+          allowed: false,
+          error: new ClientFacingError('3D000', `sluice: unknown connection "${connectionName}"`, {
+            hint: 'The database name in your connection string names a Sluice connection; ask an operator which ones you may use.',
+          }),
+        };
+      }
+      const access = authorizeConnection(config.policies, principal, connectionName);
+      if (!access.allowed) {
+        return {
+          allowed: false,
+          error: new ClientFacingError(
+            '42501',
+            `sluice: blocked by policy: no policy grants "${principal.name}" access to connection "${connectionName}"`,
+            {
+              hint: 'Ask an operator to add a policy for one of your groups, or use a key with the right groups.',
+            },
+          ),
+        };
+      }
+      return { allowed: true, target, policy: access.policy };
+    };
+
+    const ports: PostgresSessionPorts = {
+      authenticator: new ApiKeyAuthenticator(store),
+      authorize,
+      metrics,
+      logger: logger.child({ protocol: 'postgres' }),
+      cancels: new CancelRegistry(),
+    };
+    const listener = await startPostgresListener(ports, {
+      host: listenerConfig.address.host,
+      port: listenerConfig.address.port,
+      tls: listenerConfig.tls,
+      secureContext,
+      timeouts: config.timeouts,
+      limits: config.limits,
+      maxClientConnections: config.limits.maxClientConnections,
+    });
+    closers.unshift(() => listener.close());
+
+    let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
+    if (config.admin.enabled) {
+      admin = await startAdminServer({
+        host: config.admin.listen.host,
+        port: config.admin.listen.port,
+        metrics,
+        logger: logger.child({ component: 'admin' }),
+        version: VERSION,
+        readiness: async () => {
+          const storeCheck = await store.ping().then(
+            () => ({ ok: true }),
+            (error: unknown) => ({ ok: false, detail: (error as Error).message }),
+          );
+          return { ok: storeCheck.ok, checks: { store: storeCheck, postgresListener: { ok: true } } };
+        },
+      });
+      const running = admin;
+      closers.unshift(() => running.close());
+    }
+
+    return {
+      postgres: listener.address,
+      admin: admin?.address,
+      store,
+      metrics,
+      certPath: material.certPath,
+      listener,
+      async close() {
+        for (const close of closers) await close();
+      },
+    };
+  } catch (error) {
+    for (const close of closers) await close();
+    throw error;
+  }
+}
