@@ -1,0 +1,108 @@
+/**
+ * @module demo/demo
+ * `sluice demo`: a complete gateway with nothing to install. An in-process PGlite database with
+ * fake customer PII plays the upstream, served on a loopback socket; the gateway sits in front of
+ * it with a demo policy and a fresh API key. Everything lives in a temporary directory that is
+ * removed on exit.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { parseConfig } from '../config/load.ts';
+import type { Logger } from '../core/logger.ts';
+import { type RunningGateway, startGateway } from '../gateway/gateway.ts';
+import { createApiKey } from '../identity/api-keys.ts';
+import { openStore } from '../store/open-store.ts';
+import { demoSeedSql } from './seed.ts';
+
+export interface DemoOptions {
+  readonly port: number;
+  readonly adminPort: number;
+  readonly logger: Logger;
+}
+
+export interface RunningDemo {
+  readonly gateway: RunningGateway;
+  readonly apiKey: string;
+  readonly psqlCommand: string;
+  close(): Promise<void>;
+}
+
+/** The demo's configuration, written as a user would write it (and validated the same way). */
+function demoConfig(options: {
+  dataDir: string;
+  port: number;
+  adminPort: number;
+  upstreamPort: number;
+}): string {
+  return `
+listen:
+  postgres: 127.0.0.1:${options.port}
+admin:
+  listen: 127.0.0.1:${options.adminPort}
+tls:
+  mode: auto
+store: pglite://${join(options.dataDir, 'store')}
+dataDir: ${options.dataDir}
+connections:
+  - name: demo
+    type: postgres
+    url: postgres://postgres@127.0.0.1:${options.upstreamPort}/postgres
+policies:
+  - name: demo-agents
+    subjects: { groups: [demo] }
+    connections: [demo]
+`;
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+}
+
+export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-demo-'));
+  const database = new PGlite();
+  const closers: Array<() => Promise<void>> = [
+    () => rm(dataDir, { recursive: true, force: true }),
+    () => database.close(),
+  ];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+  };
+  try {
+    await database.exec(demoSeedSql());
+    // PGlite runs one statement at a time; the socket server queues the gateway's connections.
+    const upstream = new PGLiteSocketServer({ db: database, host: '127.0.0.1', port: 0, maxConnections: 64 });
+    await upstream.start();
+    closers.push(() => upstream.stop());
+    const upstreamPort = Number(upstream.getServerConn().split(':').pop());
+
+    const store = await openStore(`pglite://${join(dataDir, 'store')}`, { logger: options.logger });
+    closers.push(() => store.close());
+    const { key } = await createApiKey(store, { name: 'demo-agent', groups: ['demo'] });
+
+    const start = (port: number, adminPort: number): Promise<RunningGateway> =>
+      startGateway(parseConfig(demoConfig({ dataDir, port, adminPort, upstreamPort }), 'demo config'), {
+        logger: options.logger,
+        store,
+      });
+    // A busy default port should not stop a newcomer: fall back to any free port and print it.
+    const gateway = await start(options.port, options.adminPort).catch((error: unknown) => {
+      if (!isAddressInUse(error)) throw error;
+      return start(0, 0);
+    });
+    closers.push(() => gateway.close());
+    const { host, port } = gateway.postgres;
+    return {
+      gateway,
+      apiKey: key,
+      psqlCommand: `psql "postgresql://agent:${key}@${host}:${port}/demo?sslmode=require"`,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
