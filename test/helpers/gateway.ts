@@ -1,0 +1,81 @@
+/**
+ * Starts a real gateway in the test process, in front of real PostgreSQL, with a throwaway
+ * PGlite store and data dir. Tests talk to it over real sockets with real clients.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { parseConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { type RunningGateway, startGateway } from '../../src/gateway/gateway.ts';
+import { createApiKey } from '../../src/identity/api-keys.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
+
+export interface TestGateway {
+  readonly gateway: RunningGateway;
+  readonly store: Store;
+  readonly dataDir: string;
+  /** Every log line the gateway wrote, for "no secret in logs" assertions. */
+  readonly logs: string[];
+  readonly host: string;
+  readonly port: number;
+  /** Creates an API key in the gateway's store. */
+  createKey(name: string, groups: string[], expiresInMs?: number): Promise<string>;
+  /** libpq URL through the gateway. */
+  url(key: string, connection: string, sslmode?: string): string;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  /** The `connections:` and `policies:` (and any other) YAML sections. */
+  readonly yaml: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Listener TLS; tests of plaintext refusal use the default (required). */
+  readonly tls?: 'required' | 'off';
+}
+
+export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-test-'));
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'debug', destination: sink });
+  const store = await openStore(`pglite://${join(dataDir, 'store')}`, { logger });
+  const listen = options.tls === 'off' ? '{ address: 127.0.0.1:0, tls: off }' : '127.0.0.1:0';
+  const config = parseConfig(
+    `listen:\n  postgres: ${listen}\nadmin:\n  listen: 127.0.0.1:0\ntls:\n  mode: auto\ndataDir: ${dataDir}\n${options.yaml}`,
+    'test config',
+  );
+  const gateway = await startGateway(config, { logger, store, env: options.env ?? process.env });
+  const { host, port } = gateway.postgres;
+  return {
+    gateway,
+    store,
+    dataDir,
+    logs,
+    host,
+    port,
+    async createKey(name, groups, expiresInMs) {
+      const { key } = await createApiKey(store, {
+        name,
+        groups,
+        ...(expiresInMs === undefined ? {} : { expiresInMs }),
+      });
+      return key;
+    },
+    url(key, connection, sslmode = 'require') {
+      return `postgresql://agent:${encodeURIComponent(key)}@${host}:${port}/${connection}?sslmode=${sslmode}`;
+    },
+    async close() {
+      await gateway.close();
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
