@@ -41,7 +41,11 @@ export class ClientFacingError extends GatewayError {
   readonly sqlstate: string;
   readonly hint: string | undefined;
   readonly detail: string | undefined;
-  constructor(sqlstate: string, message: string, extra: { hint?: string; detail?: string; cause?: unknown } = {}) {
+  constructor(
+    sqlstate: string,
+    message: string,
+    extra: { hint?: string; detail?: string; cause?: unknown } = {},
+  ) {
     super('GW_ERR_CLIENT', message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.sqlstate = sqlstate;
     this.hint = extra.hint;

@@ -3,7 +3,7 @@
  * One pino logger for the process. Redaction is configured here, once, so no module can log a
  * credential by accident: any field named like a secret is censored wherever it appears.
  */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -13,7 +13,10 @@ const SECRET_FIELDS = ['password', 'token', 'key', 'apiKey', 'secret', 'authoriz
 export const REDACT_PATHS = SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]);
 
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
-  const base = { level: options.level ?? process.env.SLUICE_LOG_LEVEL ?? 'info', redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } };
+  const base = {
+    level: options.level ?? process.env.SLUICE_LOG_LEVEL ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+  };
   return options.destination ? pino(base, options.destination) : pino(base);
 }
 
