@@ -4,9 +4,9 @@
  * `storePassword`) of `--config FILE`, else `$SLUICE_STORE`, else `pglite://./.sluice`.
  */
 import { type Command, Option } from 'commander';
-import { loadConfigFile, type StoreConfig } from '../config/load.ts';
-import { resolveSecret } from '../config/secret-ref.ts';
+import { loadConfigFile } from '../config/load.ts';
 import { createLogger } from '../core/logger.ts';
+import { storeUrl } from '../gateway/configured-store.ts';
 import { DEFAULT_STORE_URL, openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
 
@@ -26,27 +26,12 @@ export function addStoreOptions(cmd: Command): Command {
     .option('--config <file>', 'take the store from this sluice.yaml');
 }
 
-/**
- * The config keeps the store as parts, with the password as a secret reference (never inline);
- * this puts the URL back together with the password resolved.
- */
-export async function storeUrlFromConfig(store: StoreConfig, env: NodeJS.ProcessEnv): Promise<string> {
-  if (store.kind === 'pglite') return `pglite://${store.dir}`;
-  const { host, port, user, database } = store.target;
-  const password = store.password
-    ? `:${encodeURIComponent(await resolveSecret(store.password, { env }))}`
-    : '';
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  return `postgres://${encodeURIComponent(user)}${password}@${hostPart}:${port}/${encodeURIComponent(database)}`;
-}
-
 export async function resolveStoreUrl(
   opts: StoreOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   if (opts.store !== undefined) return opts.store;
-  if (opts.config !== undefined)
-    return storeUrlFromConfig((await loadConfigFile(opts.config, env)).store, env);
+  if (opts.config !== undefined) return storeUrl((await loadConfigFile(opts.config, env)).store, env);
   return env.SLUICE_STORE || DEFAULT_STORE_URL;
 }
 
