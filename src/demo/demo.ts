@@ -57,30 +57,38 @@ policies:
 `;
 }
 
+async function seededDatabase(): Promise<PGlite> {
+  const database = await PGlite.create();
+  await database.exec(demoSeedSql());
+  return database;
+}
+
 function isAddressInUse(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
 }
 
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-demo-'));
-  const database = new PGlite();
-  const closers: Array<() => Promise<void>> = [
-    () => rm(dataDir, { recursive: true, force: true }),
-    () => database.close(),
-  ];
+  const closers: Array<() => Promise<void>> = [() => rm(dataDir, { recursive: true, force: true })];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   };
   try {
-    await database.exec(demoSeedSql());
+    // Both PGlite instances (the demo database and the gateway's store) take seconds to boot;
+    // starting them together keeps the demo well inside its 15-second budget.
+    const [database, store] = await Promise.all([
+      seededDatabase(),
+      openStore(`pglite://${join(dataDir, 'store')}`, { logger: options.logger }),
+    ]);
+    closers.push(
+      () => database.close(),
+      () => store.close(),
+    );
     // PGlite runs one statement at a time; the socket server queues the gateway's connections.
     const upstream = new PGLiteSocketServer({ db: database, host: '127.0.0.1', port: 0, maxConnections: 64 });
     await upstream.start();
     closers.push(() => upstream.stop());
     const upstreamPort = Number(upstream.getServerConn().split(':').pop());
-
-    const store = await openStore(`pglite://${join(dataDir, 'store')}`, { logger: options.logger });
-    closers.push(() => store.close());
     const { key } = await createApiKey(store, { name: 'demo-agent', groups: ['demo'] });
 
     const start = (port: number, adminPort: number): Promise<RunningGateway> =>
