@@ -408,6 +408,19 @@ export class PostgresSession {
         case 'Execute':
           this.#ports.metrics.statement(PROTOCOL);
           break;
+        case 'Parse':
+          // The framer's Parse cap leaves room for 65,535 parameter type OIDs, so the SQL text
+          // itself is held to the same limit as a simple Query here.
+          if (
+            frame.bytes.length > this.#options.limits.maxQueryBytes &&
+            Buffer.byteLength(message.query) > this.#options.limits.maxQueryBytes
+          ) {
+            throw new ProtocolError(
+              'Parse query text exceeds the configured maximum',
+              'GW_ERR_MESSAGE_TOO_LARGE',
+            );
+          }
+          break;
         case 'Sync':
         case 'FunctionCall':
           this.#awaitingReady++;
