@@ -307,6 +307,11 @@ export class PostgresSession {
     }
     this.#target = decision.target;
     await this.#openUpstream(request, decision.target);
+    if (this.#phase !== 'handshake') {
+      // The deadline fired (or the client left) while the upstream login was in flight.
+      this.#upstream?.socket.destroy();
+      return;
+    }
     reader.detach();
     this.#log.info(
       {
