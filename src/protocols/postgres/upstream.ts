@@ -215,7 +215,16 @@ async function login(
     | undefined;
 
   const password = async (method: string): Promise<string> => {
-    const value = await target.password();
+    let value: string | undefined;
+    try {
+      value = await target.password();
+    } catch (error) {
+      // resolveSecret's messages name the reference (env var, file), never the value.
+      throw new UpstreamConnectError(
+        'no_password',
+        `cannot read the password for connection "${target.connectionName}": ${(error as Error).message}`,
+      );
+    }
     if (value === undefined) {
       throw new UpstreamConnectError(
         'no_password',
@@ -276,7 +285,7 @@ async function login(
       case 'AuthenticationSASLContinue': {
         if (!scram || scram.final)
           throw new UpstreamConnectError('protocol', 'unexpected SASLContinue from upstream');
-        scram.final = scramClientFinal(scram.first, message.data, await password('SCRAM'));
+        scram.final = await scramClientFinal(scram.first, message.data, await password('SCRAM'));
         socket.write(encodeSASLResponse({ type: 'SASLResponse', data: scram.final.message }));
         break;
       }

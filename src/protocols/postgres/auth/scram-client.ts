@@ -9,7 +9,10 @@
  * spoofed target cannot pose as the real database.
  * @see https://www.postgresql.org/docs/current/sasl-authentication.html
  */
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const pbkdf2Async = promisify(pbkdf2);
 
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
 
@@ -18,6 +21,13 @@ export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
  * password cheap for whoever captured the exchange, so we refuse rather than comply.
  */
 export const MIN_SCRAM_ITERATIONS = 4096;
+
+/**
+ * The server picks the iteration count and the client pays for it. Without a ceiling a rogue
+ * upstream asking for 2^31 iterations ties up a hashing thread for minutes on every login
+ * attempt. A million (about 0.3 s) is far above what any real deployment configures.
+ */
+export const MAX_SCRAM_ITERATIONS = 1_000_000;
 
 /** Gs2 header "n,," : no channel binding, no authzid (PostgreSQL takes the user from startup). */
 const GS2_HEADER = 'n,,';
@@ -65,12 +75,15 @@ function xor(a: Buffer, b: Buffer): Buffer {
   return out;
 }
 
-/** Answers AuthenticationSASLContinue (server-first-message) with the client proof. */
-export function scramClientFinal(
+/**
+ * Answers AuthenticationSASLContinue (server-first-message) with the client proof. The key
+ * derivation runs on libuv's thread pool, so a login never stalls other sessions' relaying.
+ */
+export async function scramClientFinal(
   first: ScramClientFirst,
   serverFirst: Buffer,
   password: string,
-): ScramClientFinal {
+): Promise<ScramClientFinal> {
   const serverFirstText = serverFirst.toString('utf8');
   const attributes = parseAttributes(serverFirstText);
   const serverNonce = attributes.get('r');
@@ -85,8 +98,11 @@ export function scramClientFinal(
   if (iterations < MIN_SCRAM_ITERATIONS) {
     throw new ScramError(`SCRAM iteration count ${iterations} is below the minimum ${MIN_SCRAM_ITERATIONS}`);
   }
+  if (iterations > MAX_SCRAM_ITERATIONS) {
+    throw new ScramError(`SCRAM iteration count ${iterations} is above the maximum ${MAX_SCRAM_ITERATIONS}`);
+  }
   const salt = Buffer.from(saltBase64, 'base64');
-  const saltedPassword = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const saltedPassword = await pbkdf2Async(password, salt, iterations, 32, 'sha256');
   const clientKey = hmac(saltedPassword, 'Client Key');
   const storedKey = createHash('sha256').update(clientKey).digest();
   const clientFinalWithoutProof = `c=${Buffer.from(GS2_HEADER).toString('base64')},r=${serverNonce}`;
