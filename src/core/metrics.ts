@@ -12,8 +12,12 @@ export interface ConnectionMetrics {
   connectionOpened(protocol: string): void;
   connectionClosed(protocol: string): void;
   authFailure(protocol: string, reason: AuthFailureReason): void;
-  /** One statement sent for execution (simple Query or extended-protocol Execute). */
-  statement(protocol: string): void;
+  /**
+   * Statements sent for execution (simple Query or extended-protocol Execute). Sessions count
+   * locally and report about once a second, so the data path never touches the registry.
+   */
+  statements(protocol: string, count: number): void;
+  /** Bytes relayed since the last report (reported in batches like statements). */
   bytes(protocol: string, direction: Direction, count: number): void;
   /** A session ended by an error; `kind` is a short stable label (`protocol`, `upstream`, `timeout`…). */
   error(protocol: string, kind: string): void;
@@ -24,7 +28,7 @@ export const noopMetrics: ConnectionMetrics = {
   connectionOpened() {},
   connectionClosed() {},
   authFailure() {},
-  statement() {},
+  statements() {},
   bytes() {},
   error() {},
 };

@@ -92,8 +92,8 @@ export class PrometheusMetrics implements ConnectionMetrics {
     ).inc();
   }
 
-  statement(protocol: string): void {
-    this.#children(protocol).statements.inc();
+  statements(protocol: string, count: number): void {
+    this.#children(protocol).statements.inc(count);
   }
 
   bytes(protocol: string, direction: Direction, count: number): void {

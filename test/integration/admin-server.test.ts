@@ -81,7 +81,7 @@ describe('admin server', () => {
     metrics.connectionOpened('postgres');
     metrics.connectionClosed('postgres');
     metrics.authFailure('postgres', 'credential');
-    metrics.statement('postgres');
+    metrics.statements('postgres', 1);
     metrics.bytes('postgres', 'client_to_upstream', 100);
     metrics.bytes('postgres', 'client_to_upstream', 23);
     metrics.bytes('postgres', 'upstream_to_client', 4096);
@@ -105,7 +105,7 @@ describe('admin server', () => {
   it('keeps separate counts per PrometheusMetrics instance', async () => {
     const a = new PrometheusMetrics();
     const b = new PrometheusMetrics();
-    a.statement('postgres');
+    a.statements('postgres', 1);
     expect(await a.render()).toContain('sluice_statements_total{protocol="postgres"} 1');
     expect(await b.render()).not.toContain('sluice_statements_total{protocol="postgres"}');
   });

@@ -29,8 +29,15 @@ export interface Frame {
   readonly tag: number;
   /** The bytes after the length. */
   readonly payload: Buffer;
-  /** The whole frame, tag and length included. */
+  /** The whole frame, tag and length included: `source[start, end)`. */
   readonly bytes: Buffer;
+  /**
+   * The buffer the frame lies in, and where. The relay forwards unmodified frames by range, so
+   * a run of them costs one view and one write, whatever the number of messages.
+   */
+  readonly source: Buffer;
+  readonly start: number;
+  readonly end: number;
 }
 
 export type FramerMode = 'untagged' | 'tagged';
@@ -64,20 +71,26 @@ const PARSE_OVERHEAD = LENGTH_SIZE + 2 + 2 + 4 * 0xffff + 1024;
 
 class PgFrame implements Frame {
   readonly tag: number;
-  readonly bytes: Buffer;
+  readonly source: Buffer;
+  readonly start: number;
+  readonly end: number;
   readonly #headerSize: number;
-  #payload: Buffer | undefined;
 
-  constructor(tag: number, bytes: Buffer, headerSize: number) {
+  constructor(tag: number, source: Buffer, start: number, end: number, headerSize: number) {
     this.tag = tag;
-    this.bytes = bytes;
+    this.source = source;
+    this.start = start;
+    this.end = end;
     this.#headerSize = headerSize;
   }
 
-  /** Made on first use: many frames (relayed DataRows) are forwarded without being decoded. */
+  /** Views are made on use only: most relayed frames (DataRows) are never looked into. */
+  get bytes(): Buffer {
+    return this.source.subarray(this.start, this.end);
+  }
+
   get payload(): Buffer {
-    this.#payload ??= this.bytes.subarray(this.#headerSize);
-    return this.#payload;
+    return this.source.subarray(this.start + this.#headerSize, this.end);
   }
 }
 
@@ -167,7 +180,7 @@ export class MessageFramer {
       const { tag, size } = this.#readHeader(chunk, offset, headerSize);
       if (size <= available) {
         this.#advance(size);
-        return new PgFrame(tag, chunk.subarray(offset, offset + size), headerSize);
+        return new PgFrame(tag, chunk, offset, offset + size, headerSize);
       }
       // The header stays queued; #fillSpan copies it along with the payload.
       this.#beginSpan(chunk, offset, headerSize);
@@ -233,7 +246,7 @@ export class MessageFramer {
       this.#spanFill = needed;
       this.#advance(n);
     }
-    const frame = new PgFrame(this.#spanTag, span.subarray(0, this.#spanSize), this.#spanHeaderSize);
+    const frame = new PgFrame(this.#spanTag, span, 0, this.#spanSize, this.#spanHeaderSize);
     // The frame now owns this buffer; the next spanning frame starts a new one.
     this.#span = null;
     this.#spanFill = 0;

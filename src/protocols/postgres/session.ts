@@ -128,6 +128,9 @@ export class PostgresSession {
   #upstreamPaused = false;
   #bytesFromClient = 0;
   #bytesToClient = 0;
+  #statements = 0;
+  /** What has been reported to metrics so far; the sweep reports the difference. */
+  #reported = { bytesFromClient: 0, bytesToClient: 0, statements: 0 };
 
   constructor(
     socket: Socket,
@@ -163,6 +166,7 @@ export class PostgresSession {
   /** Called about once a second by the listener: idle, idle-in-transaction and assembly deadlines. */
   checkDeadlines(now: number): void {
     if (this.#phase !== 'relay') return;
+    this.#reportCounters();
     const { idleMs, idleInTransactionMs, messageAssemblyMs } = this.#options.timeouts;
     if (this.#partialSince !== 0 && now - this.#partialSince > messageAssemblyMs) {
       this.#terminate(
@@ -192,6 +196,19 @@ export class PostgresSession {
   /** Ends the session with a FATAL error (shutdown, credential expiry, deadlines). */
   terminate(error: ClientFacingError): void {
     this.#terminate(error, 'terminated by gateway');
+  }
+
+  #reportCounters(): void {
+    const { metrics } = this.#ports;
+    const reported = this.#reported;
+    metrics.bytes(PROTOCOL, 'client_to_upstream', this.#bytesFromClient - reported.bytesFromClient);
+    metrics.bytes(PROTOCOL, 'upstream_to_client', this.#bytesToClient - reported.bytesToClient);
+    metrics.statements(PROTOCOL, this.#statements - reported.statements);
+    this.#reported = {
+      bytesFromClient: this.#bytesFromClient,
+      bytesToClient: this.#bytesToClient,
+      statements: this.#statements,
+    };
   }
 
   // ---- handshake -------------------------------------------------------------------------------
@@ -392,7 +409,6 @@ export class PostgresSession {
   #onClientData = (chunk: Buffer): void => {
     this.#lastActivity = Date.now();
     this.#bytesFromClient += chunk.length;
-    this.#ports.metrics.bytes(PROTOCOL, 'client_to_upstream', chunk.length);
     this.#relay(() => {
       this.#framer.push(chunk);
       this.#forwardClientFrames();
@@ -408,10 +424,10 @@ export class PostgresSession {
       switch (message.type) {
         case 'Query':
           this.#awaitingReady++;
-          this.#ports.metrics.statement(PROTOCOL);
+          this.#statements++;
           break;
         case 'Execute':
-          this.#ports.metrics.statement(PROTOCOL);
+          this.#statements++;
           break;
         case 'Parse':
           // The framer's Parse cap leaves room for 65,535 parameter type OIDs, so the SQL text
@@ -431,7 +447,7 @@ export class PostgresSession {
           this.#awaitingReady++;
           break;
         case 'Terminate':
-          this.#toUpstream.add(frame.bytes);
+          this.#toUpstream.addRange(frame.source, frame.start, frame.end);
           this.#toUpstream.writeTo(upstream.socket);
           this.#close('client terminated');
           return;
@@ -440,7 +456,7 @@ export class PostgresSession {
         default:
           break;
       }
-      this.#toUpstream.add(frame.bytes);
+      this.#toUpstream.addRange(frame.source, frame.start, frame.end);
     }
     this.#partialSince = this.#framer.pendingBytes > 0 ? this.#partialSince || Date.now() : 0;
     if (!this.#toUpstream.writeTo(upstream.socket) && !this.#clientPaused) {
@@ -451,7 +467,6 @@ export class PostgresSession {
 
   #onUpstreamData = (chunk: Buffer): void => {
     this.#bytesToClient += chunk.length;
-    this.#ports.metrics.bytes(PROTOCOL, 'upstream_to_client', chunk.length);
     this.#relay(() => {
       const upstream = this.#upstream;
       if (!upstream) return;
@@ -480,7 +495,7 @@ export class PostgresSession {
         default:
           break;
       }
-      this.#toClient.add(frame.bytes);
+      this.#toClient.addRange(frame.source, frame.start, frame.end);
     }
     if (!this.#toClient.writeTo(this.#client) && !this.#upstreamPaused) {
       this.#upstreamPaused = true;
@@ -574,6 +589,7 @@ export class PostgresSession {
     }
     this.#client.end();
     this.#client.destroySoon();
+    this.#reportCounters();
     this.#ports.metrics.connectionClosed(PROTOCOL);
     if (wasRelaying) {
       this.#log.info(
