@@ -26,13 +26,18 @@ import { decodeErrorResponse, type NoticeFields } from './codec/backend/error-re
 import { encodeBackendMessage } from './codec/backend/index.ts';
 import { decodeReadyForQuery } from './codec/backend/ready-for-query.ts';
 import { decodeFrontendMessage, encodeFrontendMessage } from './codec/frontend/index.ts';
-import { decodeInitialMessage } from './codec/frontend/initial-message.ts';
+import {
+  decodeInitialMessage,
+  type InitialMessage,
+  UnsupportedProtocolError,
+} from './codec/frontend/initial-message.ts';
 import { decodePasswordMessage } from './codec/frontend/password-message.ts';
 import type { StartupMessage } from './codec/frontend/startup-message.ts';
 import { BackendTag, FrontendTag } from './codec/message-type.ts';
 import { FrameReader } from './frame-reader.ts';
 import { frontendLimits, MessageFramer } from './framer.ts';
 import type { PostgresSessionPorts, SessionLimits, SessionTimeouts, UpstreamTarget } from './ports.ts';
+import { ReadyTracker } from './ready-tracker.ts';
 import { parseStartupParameters, type StartupRequest } from './startup-parameters.ts';
 import { toErrorResponse } from './to-error-response.ts';
 import {
@@ -115,8 +120,8 @@ export class PostgresSession {
   #target: UpstreamTarget | undefined;
   #issuedKey: IssuedKey | undefined;
 
-  /** Responses the server still owes (one ReadyForQuery per Query, Sync and FunctionCall). */
-  #awaitingReady = 0;
+  /** ReadyForQuery messages the server still owes; zero means the connection is idle. */
+  readonly #ready = new ReadyTracker();
   #transactionStatus: 'I' | 'T' | 'E' = 'I';
   #lastActivity = Date.now();
   /** When a partial client message started waiting for its remaining bytes (0 when none). */
@@ -175,7 +180,7 @@ export class PostgresSession {
       );
       return;
     }
-    if (this.#awaitingReady > 0) return;
+    if (this.#ready.outstanding > 0) return;
     const idleFor = now - this.#lastActivity;
     if (this.#transactionStatus === 'I') {
       if (idleMs > 0 && idleFor > idleMs) {
@@ -217,7 +222,7 @@ export class PostgresSession {
     let reader = new FrameReader(this.#client, this.#framer, 'client');
     for (;;) {
       const frame = await reader.next();
-      const message = decodeInitialMessage(frame.payload);
+      const message = this.#decodeInitial(frame.payload);
       switch (message.type) {
         case 'SSLRequest':
           if (this.#client !== this.#raw)
@@ -256,6 +261,20 @@ export class PostgresSession {
     }
   }
 
+  #decodeInitial(payload: Buffer): InitialMessage {
+    try {
+      return decodeInitialMessage(payload);
+    } catch (error) {
+      if (!(error instanceof UnsupportedProtocolError)) throw error;
+      // The client speaks framed protocol from here on, so it can read a FATAL, as from PostgreSQL.
+      this.#clientFramed = true;
+      throw new ClientFacingError(
+        '0A000',
+        `sluice: unsupported frontend protocol ${error.major}.${error.minor}: the gateway supports 3.0`,
+      );
+    }
+  }
+
   #startTls(secureContext: SecureContext): Promise<TLSSocket> {
     this.#raw.write(SSL_YES);
     const secure = new TLSSocket(this.#raw, { isServer: true, secureContext, ALPNProtocols: ['postgresql'] });
@@ -267,15 +286,7 @@ export class PostgresSession {
   }
 
   async #startup(message: StartupMessage, reader: FrameReader): Promise<void> {
-    const major = message.protocolVersion >>> 16;
     const minor = message.protocolVersion & 0xffff;
-    if (major !== 3) {
-      this.#clientFramed = true;
-      throw new ClientFacingError(
-        '0A000',
-        `sluice: unsupported frontend protocol ${major}.${minor}: the gateway supports 3.0`,
-      );
-    }
     this.#clientFramed = true;
     if (this.#options.tls === 'required' && this.#client === this.#raw) {
       this.#ports.metrics.authFailure(PROTOCOL, 'tls_required');
@@ -423,11 +434,22 @@ export class PostgresSession {
       const message = decodeFrontendMessage(frame.tag, frame.payload);
       switch (message.type) {
         case 'Query':
-          this.#awaitingReady++;
+          this.#ready.query();
           this.#statements++;
           break;
         case 'Execute':
+          this.#ready.extended();
           this.#statements++;
+          break;
+        case 'Bind':
+        case 'Describe':
+        case 'Close':
+        case 'Flush':
+          this.#ready.extended();
+          break;
+        case 'CopyDone':
+        case 'CopyFail':
+          this.#ready.copyEnd();
           break;
         case 'Parse':
           // The framer's Parse cap leaves room for 65,535 parameter type OIDs, so the SQL text
@@ -441,10 +463,13 @@ export class PostgresSession {
               'GW_ERR_MESSAGE_TOO_LARGE',
             );
           }
+          this.#ready.extended();
           break;
         case 'Sync':
+          this.#ready.sync();
+          break;
         case 'FunctionCall':
-          this.#awaitingReady++;
+          this.#ready.functionCall();
           break;
         case 'Terminate':
           this.#toUpstream.addRange(frame.source, frame.start, frame.end);
@@ -482,7 +507,7 @@ export class PostgresSession {
       switch (frame.tag) {
         case BackendTag.ReadyForQuery:
           this.#transactionStatus = decodeReadyForQuery(frame.payload).status;
-          this.#awaitingReady = Math.max(0, this.#awaitingReady - 1);
+          this.#ready.readyForQuery();
           this.#lastActivity = Date.now();
           break;
         case BackendTag.BackendKeyData:
@@ -491,6 +516,10 @@ export class PostgresSession {
           continue;
         case BackendTag.ErrorResponse:
           this.#upstreamSentFatal ||= isFatal(decodeErrorResponse(frame.payload).fields);
+          this.#ready.error();
+          break;
+        case BackendTag.CopyInResponse:
+          this.#ready.copyInStarted();
           break;
         default:
           break;
@@ -579,7 +608,7 @@ export class PostgresSession {
     const upstream = this.#upstream;
     if (upstream && !upstream.socket.destroyed) {
       // A client that vanishes mid-statement must not leave the statement running upstream.
-      if (this.#awaitingReady > 0 && upstream.backendKey && this.#target) {
+      if (this.#ready.outstanding > 0 && upstream.backendKey && this.#target) {
         sendUpstreamCancel(this.#target, upstream.backendKey).catch((error: unknown) =>
           this.#log.debug({ err: (error as Error).message }, 'upstream cancel failed'),
         );

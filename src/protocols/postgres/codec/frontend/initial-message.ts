@@ -27,6 +27,20 @@ export type InitialMessage = StartupMessage | SSLRequest | GSSENCRequest | Cance
  * StartupMessage, so the session can answer a newer minor version with NegotiateProtocolVersion;
  * any other code is refused, with the version in the message so the session can word its FATAL.
  */
+/**
+ * A startup packet with a protocol major version other than 3. Distinct from other malformed
+ * input because PostgreSQL answers it with a FATAL error (0A000) instead of just closing.
+ */
+export class UnsupportedProtocolError extends ProtocolError {
+  readonly major: number;
+  readonly minor: number;
+  constructor(major: number, minor: number) {
+    super(`Unsupported frontend protocol ${major}.${minor}`);
+    this.major = major;
+    this.minor = minor;
+  }
+}
+
 export function decodeInitialMessage(payload: Buffer): InitialMessage {
   if (payload.length < 4) throw new ProtocolError('Malformed StartupMessage');
   const code = payload.readUInt32BE(0);
@@ -40,7 +54,7 @@ export function decodeInitialMessage(payload: Buffer): InitialMessage {
   }
   const major = code >>> 16;
   if (major === 3) return decodeStartupMessage(payload);
-  throw new ProtocolError(`Unsupported frontend protocol ${major}.${code & 0xffff}`);
+  throw new UnsupportedProtocolError(major, code & 0xffff);
 }
 
 export function encodeInitialMessage(msg: InitialMessage): Buffer {
