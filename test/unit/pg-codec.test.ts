@@ -48,6 +48,7 @@ import {
   decodeInitialMessage,
   encodeInitialMessage,
   type InitialMessage,
+  UnsupportedProtocolError,
 } from '../../src/protocols/postgres/codec/frontend/initial-message.ts';
 import { decodeParse } from '../../src/protocols/postgres/codec/frontend/parse.ts';
 import { decodePasswordMessage } from '../../src/protocols/postgres/codec/frontend/password-message.ts';
@@ -680,11 +681,15 @@ describe('malformed input', () => {
     expect(decodeInitialMessage(wire().int32(196610).int8(0).body())).toMatchObject({
       protocolVersion: 196610,
     });
+    // A distinct error, so the session can answer FATAL 0A000 as PostgreSQL does.
     expect(() => decodeInitialMessage(wire().int32(0x40000).int8(0).body())).toThrow(
-      new ProtocolError('Unsupported frontend protocol 4.0'),
+      new UnsupportedProtocolError(4, 0),
+    );
+    expect(() => decodeInitialMessage(wire().int32(0x40000).int8(0).body())).toThrow(
+      'Unsupported frontend protocol 4.0',
     );
     expect(() => decodeInitialMessage(wire().int32(80877105).body())).toThrow(
-      new ProtocolError('Unsupported frontend protocol 1234.5681'),
+      new UnsupportedProtocolError(1234, 5681),
     );
     expect(() => decodeInitialMessage(wire().int32(0x20000).body())).toThrow(ProtocolError);
     expectMalformed(() => decodeInitialMessage(Buffer.from([0, 3])), 'StartupMessage');
