@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
+import { connectExpectingRefusal } from '../helpers/refusal.ts';
 
 let db: TestDatabase;
 let gw: TestGateway;
@@ -61,19 +62,7 @@ function client(password: string, database = 'app'): pg.Client {
 
 /** Connects and expects a refusal; returns the error the client got. */
 async function refusal(password: string, database = 'app'): Promise<pg.DatabaseError> {
-  const c = client(password, database);
-  let outcome: unknown;
-  try {
-    await c.connect();
-  } catch (error) {
-    outcome = error;
-  }
-  if (outcome === undefined) {
-    await c.end();
-    throw new Error('expected the gateway to refuse the connection');
-  }
-  expect(outcome).toBeInstanceOf(pg.DatabaseError);
-  return outcome as pg.DatabaseError;
+  return connectExpectingRefusal(client(password, database), 'the connection');
 }
 
 /** What a client can observe of a refusal. */

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { wire } from '../helpers/pg-messages.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
+import { connectExpectingRefusal } from '../helpers/refusal.ts';
 import { type ScratchCluster, startScratchCluster } from '../helpers/scratch-cluster.ts';
 
 const secret = (label: string): string => `${label}-${randomBytes(12).toString('hex')}`;
@@ -435,19 +436,7 @@ async function queryOnce<R extends pg.QueryResultRow>(connection: string, sql: s
 
 /** Connects and expects the gateway to refuse; returns the error the client got. */
 async function refusal(connection: string): Promise<pg.DatabaseError> {
-  const c = client(connection);
-  let outcome: unknown;
-  try {
-    await c.connect();
-  } catch (error) {
-    outcome = error;
-  }
-  if (outcome === undefined) {
-    await c.end();
-    throw new Error(`connection "${connection}" was expected to be refused, but it logged in`);
-  }
-  expect(outcome).toBeInstanceOf(pg.DatabaseError);
-  return outcome as pg.DatabaseError;
+  return connectExpectingRefusal(client(connection), `connection "${connection}"`);
 }
 
 function expectLoginRefused(error: pg.DatabaseError, connection: string): void {

@@ -20,7 +20,6 @@ import { type SecureContext, TLSSocket } from 'node:tls';
 import { ClientFacingError, ProtocolError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { OutputBatch } from '../../core/output-batch.ts';
-import type { Principal } from '../../identity/principal.ts';
 import type { IssuedKey } from './cancel.ts';
 import { decodeErrorResponse, type NoticeFields } from './codec/backend/error-response.ts';
 import { encodeBackendMessage } from './codec/backend/index.ts';
@@ -115,7 +114,6 @@ export class PostgresSession {
   /** True once the client speaks framed protocol, so errors can be sent as ErrorResponse. */
   #clientFramed = false;
   #handshakeTimer: NodeJS.Timeout | undefined;
-  #principal: Principal | undefined;
   #upstream: UpstreamConnection | undefined;
   #target: UpstreamTarget | undefined;
   #issuedKey: IssuedKey | undefined;
@@ -154,10 +152,6 @@ export class PostgresSession {
       remote: `${socket.remoteAddress}:${socket.remotePort}`,
     });
     socket.setNoDelay(true);
-  }
-
-  get principal(): Principal | undefined {
-    return this.#principal;
   }
 
   start(): void {
@@ -323,7 +317,6 @@ export class PostgresSession {
       );
       throw AUTH_FAILED;
     }
-    this.#principal = principal;
     const decision = this.#ports.authorize(principal, request.connectionName);
     if (!decision.allowed) {
       this.#ports.metrics.authFailure(PROTOCOL, 'not_authorized');
