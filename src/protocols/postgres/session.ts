@@ -398,13 +398,9 @@ export class PostgresSession {
     upstream.socket.once('close', () => this.#upstreamClosed());
     upstream.socket.resume();
     // Anything the client pipelined behind its password is already framed and waiting.
-    this.#relay(() => this.#forwardClientFrames());
-    this.#relay(() => this.#forwardUpstreamFrames());
-  }
-
-  #relay(step: () => void): void {
     try {
-      step();
+      this.#forwardClientFrames();
+      this.#forwardUpstreamFrames();
     } catch (error) {
       this.#fail(error);
     }
@@ -413,10 +409,13 @@ export class PostgresSession {
   #onClientData = (chunk: Buffer): void => {
     this.#lastActivity = Date.now();
     this.#bytesFromClient += chunk.length;
-    this.#relay(() => {
+    // try/catch inline rather than a callback: no closure allocated per chunk on the hot path.
+    try {
       this.#framer.push(chunk);
       this.#forwardClientFrames();
-    });
+    } catch (error) {
+      this.#fail(error);
+    }
   };
 
   #forwardClientFrames(): void {
@@ -485,12 +484,12 @@ export class PostgresSession {
 
   #onUpstreamData = (chunk: Buffer): void => {
     this.#bytesToClient += chunk.length;
-    this.#relay(() => {
-      const upstream = this.#upstream;
-      if (!upstream) return;
-      upstream.framer.push(chunk);
+    try {
+      this.#upstream?.framer.push(chunk);
       this.#forwardUpstreamFrames();
-    });
+    } catch (error) {
+      this.#fail(error);
+    }
   };
 
   #forwardUpstreamFrames(): void {
