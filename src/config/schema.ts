@@ -12,6 +12,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import type { PrincipalKind } from '../identity/principal.ts';
+import { isSecretName, SECRET_NAME_RULE } from '../vault/secret-name.ts';
 import { parseSecretRef, type SecretRef } from './secret-ref.ts';
 
 export type Address = { host: string; port: number };
@@ -80,14 +81,19 @@ export type SluiceConfig = {
   admin: AdminConfig;
   tls: TlsConfig;
   store: StoreConfig;
-  /** Generated state (the auto TLS certificate, later vault keys). */
+  /** Generated state (the auto TLS certificate; the demo's vault master key). */
   dataDir: string;
   connections: ConnectionConfig[];
   policies: PolicyConfig[];
   timeouts: TimeoutsConfig;
   limits: LimitsConfig;
   logging: { level: LogLevel };
+  /** Present when the file has a `vault` section. */
+  vault?: VaultConfig;
 };
+
+/** Without `masterKey`, the vault's master key is `$SLUICE_MASTER_KEY` when that is set. */
+export type VaultConfig = { masterKey?: SecretRef };
 
 /** A problem found in the raw YAML value; the loader adds the file position. */
 export type ConfigIssue = { path: (string | number)[]; message: string };
@@ -245,6 +251,10 @@ function parsePostgresTarget(text: string, passwordKey: string): PostgresTarget 
   return { host, port: url.port === '' ? 5432 : Number(url.port), user, database };
 }
 
+const vaultSchema = z
+  .strictObject({ masterKey: secretRefSchema.optional() })
+  .transform((vault): VaultConfig => (vault.masterKey ? { masterKey: vault.masterKey } : {}));
+
 // ---- sections --------------------------------------------------------------------------------
 
 const tlsSchema = z
@@ -382,6 +392,7 @@ export const configSchema = z
     tls: tlsSchema.prefault({}),
     store: storeSchema.default({ kind: 'pglite', dir: DEFAULT_STORE_DIR }),
     storePassword: secretRefSchema.optional(),
+    vault: vaultSchema.optional(),
     dataDir: nonEmptyString.optional(),
     connections: z.array(connectionSchema),
     policies: z.array(policySchema).default([]),
@@ -392,8 +403,9 @@ export const configSchema = z
       .prefault({}),
   })
   .transform(
-    ({ storePassword, dataDir, timeouts, ...rest }): SluiceConfig => ({
+    ({ storePassword, dataDir, timeouts, vault, ...rest }): SluiceConfig => ({
       ...rest,
+      ...(vault === undefined ? {} : { vault }),
       store:
         rest.store.kind === 'postgres' && storePassword
           ? { ...rest.store, password: storePassword }
@@ -430,6 +442,39 @@ export function crossCheck(raw: unknown): ConfigIssue[] {
   const postgresStore = typeof raw.store === 'string' && POSTGRES_SCHEME.test(raw.store);
   if (raw.storePassword !== undefined && !postgresStore) {
     issues.push({ path: ['storePassword'], message: 'only used with a postgres:// store' });
+  }
+  issues.push(...vaultReferenceIssues(raw));
+  return issues;
+}
+
+/**
+ * `secret:` references: only where the vault can be open by then, and only with vault names.
+ * The store and the master key are needed to open the vault, so neither can come from it.
+ */
+function vaultReferenceIssues(raw: Record<string, unknown>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const isVaultRef = (value: unknown): value is string =>
+    typeof value === 'string' && value.startsWith('secret:');
+  if (isVaultRef(raw.storePassword)) {
+    issues.push({
+      path: ['storePassword'],
+      message:
+        'cannot be a secret: reference: the store must open before the vault, which lives in it; use env:NAME or file:PATH',
+    });
+  }
+  if (isRecord(raw.vault) && isVaultRef(raw.vault.masterKey)) {
+    issues.push({
+      path: ['vault', 'masterKey'],
+      message: 'cannot be a secret: reference: the master key unlocks the vault; use env:NAME or file:PATH',
+    });
+  }
+  if (Array.isArray(raw.connections)) {
+    raw.connections.forEach((connection, i) => {
+      if (!isRecord(connection) || !isVaultRef(connection.password)) return;
+      if (!isSecretName(connection.password.slice('secret:'.length))) {
+        issues.push({ path: ['connections', i, 'password'], message: `secret names: ${SECRET_NAME_RULE}` });
+      }
+    });
   }
   return issues;
 }

@@ -33,6 +33,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX api_keys_active_name_key ON sluice.api_keys (name) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'vault',
+    sql: `
+      -- One row: a known value encrypted under the master key when the vault was created, so a
+      -- wrong key is refused when the vault opens instead of failing (or worse) on first use.
+      CREATE TABLE sluice.vault_check (
+        singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        key_id     text NOT NULL,
+        nonce      bytea NOT NULL,
+        ciphertext bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- Envelope encryption: each version has its own data key, wrapped by the master key.
+      -- Versions are never updated; old ones stay for audit.
+      CREATE TABLE sluice.secret_versions (
+        name        text NOT NULL CHECK (name ~ '^[a-z0-9][a-z0-9_.-]{0,62}$'),
+        version     integer NOT NULL CHECK (version > 0),
+        key_id      text NOT NULL,
+        wrapped_key bytea NOT NULL,
+        key_nonce   bytea NOT NULL,
+        value_nonce bytea NOT NULL,
+        ciphertext  bytea NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (name, version)
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -5,6 +5,7 @@
 import type { Logger } from '../core/logger.ts';
 import { SqlApiKeyRepository } from './api-key-repository.ts';
 import { migrate } from './migrations.ts';
+import { SqlSecretRepository } from './secret-repository.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 import type { Store } from './store.ts';
 
@@ -28,6 +29,7 @@ export async function openSqlStore(
   return {
     kind,
     apiKeys: new SqlApiKeyRepository(db),
+    secrets: new SqlSecretRepository(db),
     ping: async () => {
       await db.query('SELECT 1');
     },

@@ -44,8 +44,64 @@ export interface ApiKeyRepository {
   touch(id: string, at: Date): Promise<void>;
 }
 
+/** One encrypted version of a vault secret (see src/vault); never holds a plaintext value. */
+export interface SecretVersionRecord {
+  name: string;
+  /** 1, 2, …; the highest is the current value, older ones are kept for audit. */
+  version: number;
+  /** Id of the master key that wrapped `wrappedKey`. */
+  keyId: string;
+  /** The version's data key, AES-256-GCM-encrypted under the master key (ciphertext + tag). */
+  wrappedKey: Buffer;
+  keyNonce: Buffer;
+  valueNonce: Buffer;
+  /** The value, AES-256-GCM-encrypted under the data key (ciphertext + tag). */
+  ciphertext: Buffer;
+  createdAt: Date;
+}
+
+export type NewSecretVersion = Omit<SecretVersionRecord, 'createdAt'>;
+
+/** A known value encrypted under the master key when the vault was created; proves a key is the right one. */
+export interface VaultCheckRecord {
+  keyId: string;
+  nonce: Buffer;
+  ciphertext: Buffer;
+  createdAt: Date;
+}
+
+export type NewVaultCheck = Omit<VaultCheckRecord, 'createdAt'>;
+
+export interface SecretSummary {
+  name: string;
+  versions: number;
+  latestVersion: number;
+  /** When version 1 was written. */
+  createdAt: Date;
+  /** When the latest version was written. */
+  updatedAt: Date;
+  /** The master key id of the latest version. */
+  keyId: string;
+}
+
+export interface SecretRepository {
+  vaultCheck(): Promise<VaultCheckRecord | undefined>;
+  /** Stores `check` unless a check record exists; returns whichever record the store holds. */
+  initVaultCheck(check: NewVaultCheck): Promise<VaultCheckRecord>;
+  /** The highest version of `name`. */
+  latest(name: string): Promise<SecretVersionRecord | undefined>;
+  /** Every version of `name`, oldest first. */
+  versions(name: string): Promise<SecretVersionRecord[]>;
+  /** `undefined` when `(name, version)` already exists (a concurrent writer got there first). */
+  insert(version: NewSecretVersion): Promise<SecretVersionRecord | undefined>;
+  /** One entry per secret, by name. */
+  list(): Promise<SecretSummary[]>;
+}
+
 export interface Store {
   readonly apiKeys: ApiKeyRepository;
+  /** Encrypted vault rows; use src/vault, which encrypts and decrypts, rather than this directly. */
+  readonly secrets: SecretRepository;
   readonly kind: 'pglite' | 'postgres';
   /** Resolves when the store answers a trivial query (readiness probes). */
   ping(): Promise<void>;
