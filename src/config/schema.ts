@@ -76,6 +76,44 @@ export type LimitsConfig = { maxQueryBytes: number; maxMessageBytes: number; max
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
+/** Asymmetric JWS algorithms only: a JWKS publishes public keys, so an HMAC "key" would be public. */
+export const OIDC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
+export type OidcAlgorithm = (typeof OIDC_ALGORITHMS)[number];
+
+export type OidcIssuerConfig = {
+  /** Compared exactly with the token's `iss` and the discovery document's `issuer`. */
+  issuer: string;
+  /** The token's `aud` must contain at least one of these. */
+  audience: string[];
+  /** Dotted path to the claim holding the principal's groups. */
+  groupsClaim: string;
+  /** Prefixed to the subject in the principal's name; `''` for none. */
+  subjectPrefix: string;
+  kind: PrincipalKind;
+  algorithms: OidcAlgorithm[];
+  clockSkewMs: number;
+  /** Least time between two JWKS fetches (and between discovery retries after a failure). */
+  jwksCooldownMs: number;
+};
+
+export type IdentityConfig = {
+  oidc: OidcIssuerConfig[];
+  /** How often live sessions re-check the credential that opened them. */
+  revalidateEveryMs: number;
+};
+
 export type SluiceConfig = {
   listen: { postgres: ListenerConfig };
   admin: AdminConfig;
@@ -85,6 +123,7 @@ export type SluiceConfig = {
   dataDir: string;
   connections: ConnectionConfig[];
   policies: PolicyConfig[];
+  identity: IdentityConfig;
   timeouts: TimeoutsConfig;
   limits: LimitsConfig;
   logging: { level: LogLevel };
@@ -376,6 +415,94 @@ const limitsSchema = z
     }
   });
 
+// ---- identity --------------------------------------------------------------------------------
+
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Kept verbatim: it must equal the tokens' `iss` exactly, trailing slash included. */
+const issuerSchema = z.string().superRefine((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    reject(ctx, 'expected an https:// URL, e.g. https://idp.example.com');
+    return;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    reject(ctx, 'expected an https:// URL, e.g. https://idp.example.com');
+  } else if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    reject(ctx, 'an issuer has no user, password, query or fragment');
+  } else if (url.protocol === 'http:' && !isLoopback(url.hostname.replace(/^\[(.*)\]$/, '$1'))) {
+    reject(
+      ctx,
+      'http:// is only allowed for a loopback issuer (127.0.0.0/8, ::1, localhost): ' +
+        'signing keys fetched over plain HTTP could be replaced in transit',
+    );
+  }
+});
+
+const algorithmSchema = z.string().transform((alg, ctx): OidcAlgorithm => {
+  const known = OIDC_ALGORITHMS.find((candidate) => candidate === alg);
+  if (known) return known;
+  if (/^HS\d+$/i.test(alg) || alg.toLowerCase() === 'none') {
+    return reject(
+      ctx,
+      'symmetric (HS*) algorithms and none are not accepted: tokens must be signed with the issuer private key',
+    );
+  }
+  return reject(ctx, `expected one of ${OIDC_ALGORITHMS.join('|')}`);
+});
+
+const oidcIssuerSchema = z
+  .strictObject({
+    issuer: issuerSchema,
+    audience: z.union([nonEmptyString.transform((one) => [one]), z.array(nonEmptyString).min(1)]),
+    groupsClaim: z
+      .string()
+      .regex(/^[^.]+(\.[^.]+)*$/, {
+        error: 'expected a claim name or a dotted path, e.g. groups or realm.roles',
+      })
+      .default('groups'),
+    subjectPrefix: z.string().default(''),
+    kind: z.enum(['workload', 'human', 'service']).default('workload'),
+    algorithms: z
+      .array(algorithmSchema)
+      .min(1)
+      .transform((algs) => [...new Set(algs)])
+      .default([...OIDC_ALGORITHMS]),
+    clockSkew: duration({ zeroDisables: true })
+      .refine((ms) => ms <= MAX_CLOCK_SKEW_MS, {
+        error: 'must be at most 5m: a larger skew keeps expired tokens usable',
+      })
+      .default(30_000),
+    jwksCooldown: duration({ zeroDisables: false }).default(30_000),
+  })
+  .transform(
+    ({ clockSkew, jwksCooldown, ...issuer }): OidcIssuerConfig => ({
+      ...issuer,
+      clockSkewMs: clockSkew,
+      jwksCooldownMs: jwksCooldown,
+    }),
+  );
+
+const identitySchema = z
+  .strictObject({
+    oidc: z
+      .array(oidcIssuerSchema)
+      .superRefine((issuers, ctx) => {
+        // A token picks its issuer entry by `iss`; two entries for one issuer would be ambiguous.
+        const seen = new Map<string, number>();
+        issuers.forEach(({ issuer }, i) => {
+          const first = seen.get(issuer);
+          if (first === undefined) seen.set(issuer, i);
+          else reject(ctx, `duplicate issuer (also identity.oidc[${first}])`, [i, 'issuer']);
+        });
+      })
+      .default([]),
+    revalidateEvery: duration({ zeroDisables: false }).default(60_000),
+  })
+  .transform(({ oidc, revalidateEvery }): IdentityConfig => ({ oidc, revalidateEveryMs: revalidateEvery }));
+
 export const configSchema = z
   .strictObject({
     listen: z
@@ -396,6 +523,7 @@ export const configSchema = z
     dataDir: nonEmptyString.optional(),
     connections: z.array(connectionSchema),
     policies: z.array(policySchema).default([]),
+    identity: identitySchema.prefault({}),
     timeouts: timeoutsSchema.prefault({}),
     limits: limitsSchema.prefault({}),
     logging: z

@@ -69,6 +69,7 @@ describe('parseConfig: valid files', () => {
         },
       ],
       policies: [{ name: 'ci-app', subjects: { groups: ['ci'], ids: [], kinds: [] }, connections: ['app'] }],
+      identity: { oidc: [], revalidateEveryMs: 60_000 },
       timeouts: { authMs: 10_000, idleMs: 3_600_000, idleInTransactionMs: 0, messageAssemblyMs: 30_000 },
       limits: { maxQueryBytes: 1024 * 1024, maxMessageBytes: 64 * 1024 * 1024, maxClientConnections: 1000 },
       logging: { level: 'info' },
