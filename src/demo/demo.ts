@@ -15,6 +15,7 @@ import type { Logger } from '../core/logger.ts';
 import { type RunningGateway, startGateway } from '../gateway/gateway.ts';
 import { createApiKey } from '../identity/api-keys.ts';
 import { openStore } from '../store/open-store.ts';
+import { createMasterKeyFile } from '../vault/index.ts';
 import { demoSeedSql } from './seed.ts';
 
 export interface DemoOptions {
@@ -46,6 +47,8 @@ tls:
   mode: auto
 store: pglite://${join(options.dataDir, 'store')}
 dataDir: ${options.dataDir}
+vault:
+  masterKey: file:${join(options.dataDir, 'master.key')}
 connections:
   - name: demo
     type: postgres
@@ -74,6 +77,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   };
   try {
+    // A fresh vault master key (0600) beside the store, so `password: secret:NAME` works in the demo too.
+    await createMasterKeyFile(join(dataDir, 'master.key'));
     // Both PGlite instances (the demo database and the gateway's store) take seconds to boot;
     // starting them together keeps the demo well inside its 15-second budget.
     const [database, store] = await Promise.all([

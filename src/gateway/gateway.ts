@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { SecureContext } from 'node:tls';
 import { startAdminServer } from '../api/admin-server.ts';
 import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
-import { resolveSecret } from '../config/secret-ref.ts';
+import { resolveSecret, type SecretVault } from '../config/secret-ref.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { ApiKeyAuthenticator } from '../identity/api-keys.ts';
@@ -22,6 +22,7 @@ import type {
   UpstreamTarget,
 } from '../protocols/postgres/ports.ts';
 import type { Store } from '../store/store.ts';
+import { openConfiguredVault, type Vault } from '../vault/index.ts';
 import { openConfiguredStore } from './configured-store.ts';
 import { PrometheusMetrics } from './prometheus-metrics.ts';
 import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
@@ -32,6 +33,8 @@ export interface RunningGateway {
   readonly postgres: { readonly host: string; readonly port: number };
   readonly admin: { readonly host: string; readonly port: number } | undefined;
   readonly store: Store;
+  /** Open when a master key is configured or in the environment (see docs/configuration.md, `vault`). */
+  readonly vault: Vault | undefined;
   readonly metrics: PrometheusMetrics;
   /** Path of the client-facing certificate (for sslrootcert=). */
   readonly certPath: string;
@@ -50,15 +53,20 @@ export interface GatewayDependencies {
 async function upstreamTargets(
   config: SluiceConfig,
   env: NodeJS.ProcessEnv,
+  vault: SecretVault | undefined,
 ): Promise<Map<string, UpstreamTarget>> {
   const targets = new Map<string, UpstreamTarget>();
   for (const connection of config.connections) {
-    targets.set(connection.name, await upstreamTarget(connection, env));
+    targets.set(connection.name, await upstreamTarget(connection, env, vault));
   }
   return targets;
 }
 
-async function upstreamTarget(connection: ConnectionConfig, env: NodeJS.ProcessEnv): Promise<UpstreamTarget> {
+async function upstreamTarget(
+  connection: ConnectionConfig,
+  env: NodeJS.ProcessEnv,
+  vault: SecretVault | undefined,
+): Promise<UpstreamTarget> {
   const { password } = connection;
   const ca = connection.tls.ca ? await readFile(connection.tls.ca) : undefined;
   return {
@@ -68,7 +76,13 @@ async function upstreamTarget(connection: ConnectionConfig, env: NodeJS.ProcessE
     user: connection.target.user,
     database: connection.target.database,
     password: password
-      ? () => resolveSecret(password, { env, readFile: (path) => readFile(path, 'utf8') })
+      ? // Read on every new upstream connection: a rotated secret applies without a restart.
+        () =>
+          resolveSecret(password, {
+            env,
+            readFile: (path) => readFile(path, 'utf8'),
+            ...(vault ? { vault } : {}),
+          })
       : async () => undefined,
     tls: {
       mode: connection.tls.mode,
@@ -93,7 +107,11 @@ export async function startGateway(
     const secureContext: SecureContext | undefined =
       listenerConfig.tls === 'off' ? undefined : secureContextFor(material);
     const metrics = new PrometheusMetrics();
-    const targets = await upstreamTargets(config, env);
+    const vault = await openConfiguredVault(config, store, {
+      env,
+      logger: logger.child({ component: 'vault' }),
+    });
+    const targets = await upstreamTargets(config, env, vault);
 
     const authorize = (principal: Principal, connectionName: string): ConnectionDecision => {
       const target = targets.get(connectionName);
@@ -163,6 +181,7 @@ export async function startGateway(
       postgres: listener.address,
       admin: admin?.address,
       store,
+      vault,
       metrics,
       certPath: material.certPath,
       listener,
