@@ -72,7 +72,15 @@ export type TimeoutsConfig = {
   messageAssemblyMs: number;
 };
 
-export type LimitsConfig = { maxQueryBytes: number; maxMessageBytes: number; maxClientConnections: number };
+export type LimitsConfig = {
+  maxQueryBytes: number;
+  maxMessageBytes: number;
+  maxClientConnections: number;
+  /** Connections still in TLS/startup/authentication, across all addresses. */
+  maxUnauthenticated: number;
+  /** Connections still authenticating from one source address. */
+  maxUnauthenticatedPerAddress: number;
+};
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
@@ -408,6 +416,8 @@ const limitsSchema = z
     maxQueryBytes: byteSize.default(KIB ** 2),
     maxMessageBytes: byteSize.default(64 * KIB ** 2),
     maxClientConnections: z.int().min(1).default(1000),
+    maxUnauthenticated: z.int().min(1).default(256),
+    maxUnauthenticatedPerAddress: z.int().min(1).default(16),
   })
   .superRefine((limits, ctx) => {
     if (limits.maxQueryBytes > limits.maxMessageBytes) {

@@ -12,6 +12,9 @@ import { resolveSecret, type SecretVault } from '../config/secret-ref.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { ApiKeyAuthenticator } from '../identity/api-keys.ts';
+import { AuthThrottle, credentialPrefix } from '../identity/auth-throttle.ts';
+import { CompositeAuthenticator, type CredentialValidity } from '../identity/composite-authenticator.ts';
+import { OidcAuthenticator } from '../identity/oidc.ts';
 import type { Principal } from '../identity/principal.ts';
 import { authorizeConnection } from '../policy/connection-access.ts';
 import { CancelRegistry } from '../protocols/postgres/cancel.ts';
@@ -21,6 +24,7 @@ import type {
   PostgresSessionPorts,
   UpstreamTarget,
 } from '../protocols/postgres/ports.ts';
+import type { PostgresSession } from '../protocols/postgres/session.ts';
 import type { Store } from '../store/store.ts';
 import { openConfiguredVault, type Vault } from '../vault/index.ts';
 import { openConfiguredStore } from './configured-store.ts';
@@ -93,6 +97,46 @@ async function upstreamTarget(
   };
 }
 
+/**
+ * Closes live sessions whose credential has expired or been revoked since they logged in. The
+ * check runs every `intervalMs`, so a revoked key loses its sessions within that interval.
+ */
+function startRevalidation(
+  sessions: Iterable<PostgresSession>,
+  validity: CredentialValidity,
+  intervalMs: number,
+  logger: Logger,
+): NodeJS.Timeout {
+  const expired = new ClientFacingError('28000', 'sluice: credential expired', {
+    hint: 'Reconnect with a current API key or token.',
+  });
+  let running = false;
+  const timer = setInterval(async () => {
+    // A slow store must not stack sweeps on top of each other.
+    if (running) return;
+    running = true;
+    try {
+      const now = new Date();
+      for (const session of [...sessions]) {
+        const principal = session.principal;
+        if (principal && !(await validity.stillValid(principal, now))) {
+          logger.info(
+            { principal: principal.id, session: session.id },
+            'credential no longer valid; closing session',
+          );
+          session.terminate(expired);
+        }
+      }
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'credential revalidation failed; will retry');
+    } finally {
+      running = false;
+    }
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
+
 export async function startGateway(
   config: SluiceConfig,
   dependencies: GatewayDependencies,
@@ -139,8 +183,20 @@ export async function startGateway(
       return { allowed: true, target, policy: access.policy };
     };
 
+    const authenticator = new CompositeAuthenticator({
+      apiKeys: new ApiKeyAuthenticator(store),
+      oidc:
+        config.identity.oidc.length > 0
+          ? new OidcAuthenticator(config.identity.oidc, { logger: logger.child({ component: 'oidc' }) })
+          : undefined,
+    });
+    const throttle = new AuthThrottle();
     const ports: PostgresSessionPorts = {
-      authenticator: new ApiKeyAuthenticator(store),
+      authenticator,
+      authFailures: {
+        failed: (sourceAddress, credential) => throttle.failed(sourceAddress, credentialPrefix(credential)),
+        succeeded: (credential) => throttle.succeeded(credentialPrefix(credential)),
+      },
       authorize,
       metrics,
       logger: logger.child({ protocol: 'postgres' }),
@@ -154,8 +210,17 @@ export async function startGateway(
       timeouts: config.timeouts,
       limits: config.limits,
       maxClientConnections: config.limits.maxClientConnections,
+      maxUnauthenticated: config.limits.maxUnauthenticated,
+      maxUnauthenticatedPerAddress: config.limits.maxUnauthenticatedPerAddress,
     });
     closers.unshift(() => listener.close());
+    const revalidation = startRevalidation(
+      listener.sessions,
+      authenticator,
+      config.identity.revalidateEveryMs,
+      logger,
+    );
+    closers.unshift(async () => clearInterval(revalidation));
 
     let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
     if (config.admin.enabled) {

@@ -71,7 +71,13 @@ describe('parseConfig: valid files', () => {
       policies: [{ name: 'ci-app', subjects: { groups: ['ci'], ids: [], kinds: [] }, connections: ['app'] }],
       identity: { oidc: [], revalidateEveryMs: 60_000 },
       timeouts: { authMs: 10_000, idleMs: 3_600_000, idleInTransactionMs: 0, messageAssemblyMs: 30_000 },
-      limits: { maxQueryBytes: 1024 * 1024, maxMessageBytes: 64 * 1024 * 1024, maxClientConnections: 1000 },
+      limits: {
+        maxQueryBytes: 1024 * 1024,
+        maxMessageBytes: 64 * 1024 * 1024,
+        maxClientConnections: 1000,
+        maxUnauthenticated: 256,
+        maxUnauthenticatedPerAddress: 16,
+      },
       logging: { level: 'info' },
     };
     expect(parseConfig(MINIMAL, 'sluice.yaml')).toEqual(expected);

@@ -15,6 +15,9 @@ export interface PostgresListenerOptions extends PostgresSessionOptions {
   readonly host: string;
   readonly port: number;
   readonly maxClientConnections: number;
+  /** Connections still authenticating, in all and per source address (login-flood bound). */
+  readonly maxUnauthenticated: number;
+  readonly maxUnauthenticatedPerAddress: number;
 }
 
 export interface PostgresListener {
@@ -27,20 +30,45 @@ export interface PostgresListener {
 const SWEEP_INTERVAL_MS = 1000;
 
 /**
- * Refuses a connection over the cap before reading anything from it. The client has not sent
- * its startup packet yet, but libpq and others read an ErrorResponse at this point and show it.
+ * Refuses a connection over a cap before reading anything from it. The client has not sent its
+ * startup packet yet, but libpq and others read an ErrorResponse at this point and show it.
  */
-function refuseTooMany(socket: Socket): void {
-  socket.end(
+function refuseTooMany(socket: Socket, message: string): void {
+  // destroySoon, not end: a refused peer that never closes its side must not pin the socket.
+  socket.on('error', () => undefined);
+  socket.write(
     encodeErrorResponse({
       type: 'ErrorResponse',
-      fields: errorFields({
-        severity: 'FATAL',
-        code: '53300',
-        message: 'sluice: too many connections to the gateway',
-      }),
+      fields: errorFields({ severity: 'FATAL', code: '53300', message: `sluice: ${message}` }),
     }),
   );
+  socket.destroySoon();
+}
+
+/** Counts connections that have not authenticated yet, in all and per source address. */
+class UnauthenticatedCount {
+  #total = 0;
+  readonly #byAddress = new Map<string, number>();
+
+  admits(address: string, options: PostgresListenerOptions): boolean {
+    return (
+      this.#total < options.maxUnauthenticated &&
+      (this.#byAddress.get(address) ?? 0) < options.maxUnauthenticatedPerAddress
+    );
+  }
+
+  add(address: string): void {
+    this.#total++;
+    this.#byAddress.set(address, (this.#byAddress.get(address) ?? 0) + 1);
+  }
+
+  remove(address: string): void {
+    this.#total--;
+    const left = (this.#byAddress.get(address) ?? 1) - 1;
+    // Deleting at zero keeps the map as small as the set of addresses connecting right now.
+    if (left <= 0) this.#byAddress.delete(address);
+    else this.#byAddress.set(address, left);
+  }
 }
 
 export async function startPostgresListener(
@@ -48,16 +76,27 @@ export async function startPostgresListener(
   options: PostgresListenerOptions,
 ): Promise<PostgresListener> {
   const sessions = new Set<PostgresSession>();
-  const onClosed = (session: PostgresSession): void => {
-    sessions.delete(session);
-  };
+  const unauthenticated = new UnauthenticatedCount();
   const server: Server = createServer((socket) => {
+    const address = socket.remoteAddress ?? '';
     if (sessions.size >= options.maxClientConnections) {
       ports.metrics.error('postgres', 'too_many_connections');
-      refuseTooMany(socket);
+      refuseTooMany(socket, 'too many connections to the gateway');
       return;
     }
-    const session = new PostgresSession(socket, ports, options, onClosed);
+    if (!unauthenticated.admits(address, options)) {
+      ports.metrics.error('postgres', 'too_many_unauthenticated');
+      refuseTooMany(socket, 'too many connections still authenticating; try again shortly');
+      return;
+    }
+    unauthenticated.add(address);
+    const session = new PostgresSession(socket, ports, options, {
+      authenticated: () => unauthenticated.remove(address),
+      closed: (closed, wasAuthenticated) => {
+        if (!wasAuthenticated) unauthenticated.remove(address);
+        sessions.delete(closed);
+      },
+    });
     sessions.add(session);
     session.start();
   });

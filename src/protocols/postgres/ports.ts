@@ -31,8 +31,19 @@ export type ConnectionDecision =
   | { readonly allowed: true; readonly target: UpstreamTarget; readonly policy: string }
   | { readonly allowed: false; readonly error: ClientFacingError };
 
+/**
+ * Brute-force defence, keyed by what the gateway decides (source address, credential prefix);
+ * the session only reports outcomes and waits as told.
+ */
+export interface AuthFailureGate {
+  /** Records a failed login; returns how long to hold back the failure answer (ms). */
+  failed(sourceAddress: string, credential: string): number;
+  succeeded(credential: string): void;
+}
+
 export interface PostgresSessionPorts {
   readonly authenticator: Authenticator;
+  readonly authFailures: AuthFailureGate;
   /** Unknown connection → 3D000; no policy grants it → 42501. */
   authorize(principal: Principal, connectionName: string): ConnectionDecision;
   readonly metrics: ConnectionMetrics;

@@ -20,6 +20,7 @@ import { type SecureContext, TLSSocket } from 'node:tls';
 import { ClientFacingError, ProtocolError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { OutputBatch } from '../../core/output-batch.ts';
+import type { Principal } from '../../identity/principal.ts';
 import type { IssuedKey } from './cancel.ts';
 import { decodeErrorResponse, type NoticeFields } from './codec/backend/error-response.ts';
 import { encodeBackendMessage } from './codec/backend/index.ts';
@@ -99,6 +100,13 @@ function upstreamError(target: UpstreamTarget, error: UpstreamConnectError): Cli
   }
 }
 
+/** How the listener learns that a session left the unauthenticated state, or ended. */
+export interface SessionLifecycle {
+  authenticated(session: PostgresSession): void;
+  /** `authenticated` tells whether `authenticated()` was reported for this session. */
+  closed(session: PostgresSession, authenticated: boolean): void;
+}
+
 export class PostgresSession {
   readonly id = randomUUID();
   readonly #raw: Socket;
@@ -107,7 +115,7 @@ export class PostgresSession {
   readonly #options: PostgresSessionOptions;
   readonly #framer: MessageFramer;
   readonly #log: Logger;
-  readonly #onClosed: (session: PostgresSession) => void;
+  readonly #lifecycle: SessionLifecycle;
   readonly #openedAt = Date.now();
 
   #phase: 'handshake' | 'relay' | 'closed' = 'handshake';
@@ -117,6 +125,7 @@ export class PostgresSession {
   #upstream: UpstreamConnection | undefined;
   #target: UpstreamTarget | undefined;
   #issuedKey: IssuedKey | undefined;
+  #principal: Principal | undefined;
 
   /** ReadyForQuery messages the server still owes; zero means the connection is idle. */
   readonly #ready = new ReadyTracker();
@@ -139,13 +148,13 @@ export class PostgresSession {
     socket: Socket,
     ports: PostgresSessionPorts,
     options: PostgresSessionOptions,
-    onClosed: (session: PostgresSession) => void,
+    lifecycle: SessionLifecycle,
   ) {
     this.#raw = socket;
     this.#client = socket;
     this.#ports = ports;
     this.#options = options;
-    this.#onClosed = onClosed;
+    this.#lifecycle = lifecycle;
     this.#framer = new MessageFramer(frontendLimits(options.limits), 'untagged');
     this.#log = ports.logger.child({
       session: this.id,
@@ -190,6 +199,11 @@ export class PostgresSession {
         'idle in transaction timeout',
       );
     }
+  }
+
+  /** Who this session belongs to, once authenticated (the revalidation sweep reads it). */
+  get principal(): Principal | undefined {
+    return this.#principal;
   }
 
   /** Ends the session with a FATAL error (shutdown, credential expiry, deadlines). */
@@ -315,8 +329,18 @@ export class PostgresSession {
         { user: request.userLabel, connection: request.connectionName },
         'authentication failed',
       );
+      // Held back at most until shortly before the handshake deadline, so the caller still gets
+      // the uniform 28P01 rather than a timeout that would tell throttled from plain failures.
+      const remaining = this.#options.timeouts.authMs - (Date.now() - this.#openedAt) - 250;
+      const holdBack = Math.min(
+        this.#ports.authFailures.failed(this.#raw.remoteAddress ?? '', password),
+        remaining,
+      );
+      if (holdBack > 0) await new Promise((resolve) => setTimeout(resolve, holdBack));
       throw AUTH_FAILED;
     }
+    this.#ports.authFailures.succeeded(password);
+    this.#principal = principal;
     const decision = this.#ports.authorize(principal, request.connectionName);
     if (!decision.allowed) {
       this.#ports.metrics.authFailure(PROTOCOL, 'not_authorized');
@@ -371,6 +395,7 @@ export class PostgresSession {
     if (!upstream || this.#phase !== 'handshake') return;
     clearTimeout(this.#handshakeTimer);
     this.#phase = 'relay';
+    this.#lifecycle.authenticated(this);
     const greeting = new OutputBatch();
     greeting.add(encodeBackendMessage({ type: 'AuthenticationOk' }));
     for (const { name, value } of upstream.parameters) {
@@ -625,7 +650,7 @@ export class PostgresSession {
     } else {
       this.#log.debug({ reason }, 'connection closed before login completed');
     }
-    this.#onClosed(this);
+    this.#lifecycle.closed(this, wasRelaying);
   }
 }
 
