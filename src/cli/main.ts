@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { registerDemoCommand } from './demo.ts';
 import { registerKeysCommands } from './keys.ts';
+import { registerSecretsCommands } from './secrets.ts';
 import { registerStartCommand } from './start.ts';
 
 const program = new Command()
@@ -15,6 +16,7 @@ const program = new Command()
 registerStartCommand(program);
 registerDemoCommand(program);
 registerKeysCommands(program);
+registerSecretsCommands(program);
 
 try {
   await program.parseAsync(process.argv);
