@@ -15,8 +15,12 @@ import {
   fastify,
   LogController,
 } from 'fastify';
+import type { AuditSink } from '../audit/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { PrometheusMetrics } from '../gateway/prometheus-metrics.ts';
+import type { Store } from '../store/store.ts';
+import { type AdminAuthOptions, adminAuthHook } from './admin-auth.ts';
+import { keyRoutes } from './key-routes.ts';
 
 export type ReadinessCheck = { ok: boolean; detail?: string };
 export type Readiness = { ok: boolean; checks: Record<string, ReadinessCheck> };
@@ -30,6 +34,14 @@ export interface AdminServerOptions {
   readiness: () => Promise<Readiness>;
   logger: Logger;
   version: string;
+  /** The authenticated administration endpoints; absent, only probes, metrics and OpenAPI. */
+  api?: AdminApi;
+}
+
+export interface AdminApi {
+  readonly auth: AdminAuthOptions;
+  readonly store: Store;
+  readonly audit: AuditSink;
 }
 
 export interface RunningAdminServer {
@@ -141,11 +153,18 @@ function openApiRoutes(app: FastifyInstance): void {
   );
 }
 
-/**
- * Registered in order. Authenticated `/api/v1` endpoints join this list as their own groups
- * (with their bearer-auth hook and `security` in their schemas).
- */
-const ROUTE_GROUPS: readonly RouteGroup[] = [probeRoutes, metricsRoutes, openApiRoutes];
+/** Everything under the bearer-auth hook: one encapsulated scope, so the hook cannot leak out. */
+function administrationRoutes(app: FastifyInstance, options: AdminServerOptions): void {
+  const api = options.api;
+  if (!api) return;
+  void app.register(async (scope) => {
+    scope.addHook('preHandler', adminAuthHook(api.auth));
+    keyRoutes(scope, api);
+  });
+}
+
+/** Registered in order. */
+const ROUTE_GROUPS: readonly RouteGroup[] = [probeRoutes, metricsRoutes, openApiRoutes, administrationRoutes];
 
 /**
  * Probes and scrapes arrive every few seconds; at info level they would drown every other log
@@ -186,6 +205,15 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
           title: 'Sluice admin API',
           version: options.version,
           description: 'Health, readiness and metrics of a Sluice gateway, and its administration API.',
+        },
+        components: {
+          securitySchemes: {
+            bearerAuth: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'A Sluice API key or OIDC token whose principal is in the admin group',
+            },
+          },
         },
       },
     });

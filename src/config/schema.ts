@@ -23,7 +23,12 @@ export type ListenerConfig = {
   tls: 'required' | 'off';
 };
 
-export type AdminConfig = { enabled: boolean; listen: Address };
+export type AdminConfig = {
+  enabled: boolean;
+  listen: Address;
+  /** Principals in this group (API key or OIDC token) may use the authenticated /api/v1 endpoints. */
+  group: string;
+};
 
 /** The gateway's own certificate for client-facing TLS. */
 export type TlsConfig = { mode: 'auto' } | { mode: 'files'; cert: string; key: string };
@@ -524,6 +529,7 @@ export const configSchema = z
       .strictObject({
         enabled: z.boolean().default(true),
         listen: addressSchema.default({ host: '127.0.0.1', port: 18080 }),
+        group: nonEmptyString.default('sluice-admins'),
       })
       .prefault({}),
     tls: tlsSchema.prefault({}),

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { SecureContext } from 'node:tls';
 import { startAdminServer } from '../api/admin-server.ts';
+import { logAuditSink } from '../audit/events.ts';
 import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
 import { resolveSecret, type SecretVault } from '../config/secret-ref.ts';
 import { ClientFacingError } from '../core/errors.ts';
@@ -191,6 +192,7 @@ export async function startGateway(
           : undefined,
     });
     const throttle = new AuthThrottle();
+    const audit = logAuditSink(logger.child({ component: 'audit' }));
     const ports: PostgresSessionPorts = {
       authenticator,
       authFailures: {
@@ -230,6 +232,17 @@ export async function startGateway(
         metrics,
         logger: logger.child({ component: 'admin' }),
         version: VERSION,
+        api: {
+          store,
+          audit,
+          auth: {
+            authenticator,
+            group: config.admin.group,
+            audit,
+            failed: (sourceAddress, credential) =>
+              throttle.failed(sourceAddress, credentialPrefix(credential)),
+          },
+        },
         readiness: async () => {
           const storeCheck = await store.ping().then(
             () => ({ ok: true }),

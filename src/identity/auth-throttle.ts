@@ -11,6 +11,7 @@
  * Memory is bounded: each table keeps at most `maxTracked` entries (oldest evicted first), and an
  * entry is forgotten once it has seen no failure for `forgetAfterMs`.
  */
+import { looksLikeJwt } from './oidc.ts';
 
 export interface AuthThrottleOptions {
   /** Failures allowed before any delay (typos happen). */
@@ -73,10 +74,21 @@ class FailureTable {
   }
 }
 
-/** The part of a credential used to group guesses at one key (never the secret part). */
+/**
+ * The part of a credential used to group guesses at one identity (never the secret part): an API
+ * key's public prefix, or a token's issuer, so failures against one IdP do not slow another's.
+ */
 export function credentialPrefix(credential: string): string {
   if (credential.startsWith('slk_')) return credential.slice(0, 12);
-  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\./.test(credential) ? 'jwt' : 'other';
+  if (!looksLikeJwt(credential)) return 'other';
+  try {
+    const payload = JSON.parse(Buffer.from(credential.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      iss?: unknown;
+    };
+    return typeof payload.iss === 'string' ? `jwt:${payload.iss.slice(0, 200)}` : 'jwt';
+  } catch {
+    return 'jwt';
+  }
 }
 
 export class AuthThrottle {

@@ -4,6 +4,7 @@
  * key or an OIDC token. Routing is by shape, and every shape nobody recognises still goes through
  * the API key path, so garbage costs the same work as a wrong key and fails the same way.
  */
+import { looksLikeJwt } from './oidc.ts';
 import type { Authenticator, Principal } from './principal.ts';
 
 export interface CredentialValidity {
@@ -14,12 +15,6 @@ export interface CredentialValidity {
 export interface AuthenticatorRoutes {
   readonly apiKeys: Authenticator & { stillValid(principalId: string, now?: Date): Promise<boolean> };
   readonly oidc?: Authenticator | undefined;
-}
-
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-
-export function looksLikeJwt(credential: string): boolean {
-  return JWT_SHAPE.test(credential);
 }
 
 export class CompositeAuthenticator implements Authenticator, CredentialValidity {

@@ -120,7 +120,7 @@ describe('API keys as PostgreSQL passwords', () => {
           severity: 'FATAL',
           message: 'sluice: password authentication failed',
           detail: undefined,
-          hint: 'Use a Sluice API key (slk_…) as the password, over TLS (sslmode=require).',
+          hint: 'Use a Sluice API key (slk_…) or an OIDC token from a configured issuer as the password, over TLS (sslmode=require).',
         });
       }
     });

@@ -43,7 +43,11 @@ describe('AuthThrottle', () => {
 describe('credentialPrefix', () => {
   it('groups by the non-secret part of a credential', () => {
     expect(credentialPrefix('slk_AbCdEfGhIjKlMnOp')).toBe('slk_AbCdEfGh');
-    expect(credentialPrefix('eyJhbGciOi.eyJzdWIiOi.c2ln')).toBe('jwt');
+    const payload = Buffer.from(JSON.stringify({ iss: 'https://idp.example', sub: 'x' })).toString(
+      'base64url',
+    );
+    expect(credentialPrefix(`eyJhbGciOiJSUzI1NiJ9.${payload}.c2ln`)).toBe('jwt:https://idp.example');
+    expect(credentialPrefix('eyJhbGciOi.bm90IGpzb24.c2ln')).toBe('jwt');
     expect(credentialPrefix('hunter2')).toBe('other');
   });
 });

@@ -53,7 +53,7 @@ describe('parseConfig: valid files', () => {
   it('loads the minimal file with every default filled in', () => {
     const expected: SluiceConfig = {
       listen: { postgres: { address: { host: '127.0.0.1', port: 15432 }, tls: 'required' } },
-      admin: { enabled: true, listen: { host: '127.0.0.1', port: 18080 } },
+      admin: { enabled: true, listen: { host: '127.0.0.1', port: 18080 }, group: 'sluice-admins' },
       tls: { mode: 'auto' },
       store: { kind: 'pglite', dir: './.sluice' },
       dataDir: './.sluice',

@@ -61,7 +61,7 @@ export interface PostgresSessionOptions {
 
 /** The same words for every credential failure, so a caller cannot tell which check failed. */
 const AUTH_FAILED = new ClientFacingError('28P01', 'sluice: password authentication failed', {
-  hint: 'Use a Sluice API key (slk_…) as the password, over TLS (sslmode=require).',
+  hint: 'Use a Sluice API key (slk_…) or an OIDC token from a configured issuer as the password, over TLS (sslmode=require).',
 });
 
 function upstreamError(target: UpstreamTarget, error: UpstreamConnectError): ClientFacingError {

@@ -1,0 +1,69 @@
+/**
+ * @module audit/events
+ * The audit events the gateway emits, as one discriminated union, and the one interface they go
+ * through. Today the sink is the structured log; the audit milestone adds the hash-chained store
+ * and SIEM sinks behind the same interface, so emitters do not change.
+ *
+ * Events never carry a credential or a secret value: key ids and prefixes, secret names and
+ * versions only.
+ */
+import type { Logger } from '../core/logger.ts';
+import type { Principal } from '../identity/principal.ts';
+
+/** Who did it, as recorded: never the credential itself. */
+export interface AuditActor {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: Principal['kind'];
+  readonly sourceAddress: string;
+}
+
+export type AuditEvent =
+  | {
+      readonly type: 'admin.auth_failed';
+      readonly sourceAddress: string;
+      readonly reason: 'invalid' | 'not_admin';
+    }
+  | {
+      readonly type: 'key.created';
+      readonly actor: AuditActor;
+      readonly keyId: string;
+      readonly name: string;
+      readonly groups: readonly string[];
+      readonly expiresAt: string | null;
+    }
+  | {
+      readonly type: 'key.revoked';
+      readonly actor: AuditActor;
+      readonly keyId: string;
+      readonly name: string;
+    }
+  | {
+      readonly type: 'secret.set';
+      readonly actor: AuditActor;
+      readonly name: string;
+      readonly version: number;
+    }
+  | {
+      readonly type: 'secret.rotated';
+      readonly actor: AuditActor;
+      readonly name: string;
+      readonly version: number;
+    };
+
+export interface AuditSink {
+  emit(event: AuditEvent): void;
+}
+
+export function actorOf(principal: Principal, sourceAddress: string): AuditActor {
+  return { id: principal.id, name: principal.name, kind: principal.kind, sourceAddress };
+}
+
+/** Writes each event as one structured log line (`audit: true`), until the audit store exists. */
+export function logAuditSink(logger: Logger): AuditSink {
+  return {
+    emit(event) {
+      logger.info({ audit: true, event: { ...event, at: new Date().toISOString() } }, event.type);
+    },
+  };
+}
