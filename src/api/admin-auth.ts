@@ -55,3 +55,10 @@ export function adminAuthHook(options: AdminAuthOptions) {
     request.adminActor = actorOf(principal, request.ip);
   };
 }
+
+/** The authenticated actor of a request on a route behind {@link adminAuthHook}. */
+export function adminActor(request: FastifyRequest): AuditActor {
+  // The hook runs before every route registered behind it; a missing actor is a wiring bug.
+  if (!request.adminActor) throw new Error('admin route reached without authentication');
+  return request.adminActor;
+}

@@ -19,8 +19,10 @@ import type { AuditSink } from '../audit/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { PrometheusMetrics } from '../gateway/prometheus-metrics.ts';
 import type { Store } from '../store/store.ts';
+import type { Vault } from '../vault/index.ts';
 import { type AdminAuthOptions, adminAuthHook } from './admin-auth.ts';
 import { keyRoutes } from './key-routes.ts';
+import { secretRoutes } from './secret-routes.ts';
 
 export type ReadinessCheck = { ok: boolean; detail?: string };
 export type Readiness = { ok: boolean; checks: Record<string, ReadinessCheck> };
@@ -41,6 +43,8 @@ export interface AdminServerOptions {
 export interface AdminApi {
   readonly auth: AdminAuthOptions;
   readonly store: Store;
+  /** Absent when no master key is configured; the secrets endpoints then answer 503. */
+  readonly vault: Vault | undefined;
   readonly audit: AuditSink;
 }
 
@@ -160,6 +164,7 @@ function administrationRoutes(app: FastifyInstance, options: AdminServerOptions)
   void app.register(async (scope) => {
     scope.addHook('preHandler', adminAuthHook(api.auth));
     keyRoutes(scope, api);
+    secretRoutes(scope, api);
   });
 }
 

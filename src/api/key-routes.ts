@@ -5,11 +5,12 @@
  * appears once, in the response to its creation.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditActor, AuditSink } from '../audit/events.ts';
+import type { AuditSink } from '../audit/events.ts';
 import { parseDuration } from '../core/duration.ts';
 import { GatewayError } from '../core/errors.ts';
 import { createApiKey } from '../identity/api-keys.ts';
 import type { ApiKeyRecord, Store } from '../store/store.ts';
+import { adminActor } from './admin-auth.ts';
 
 const keySchema = {
   type: 'object',
@@ -45,12 +46,6 @@ function view(record: ApiKeyRecord) {
     revokedAt: record.revokedAt?.toISOString() ?? null,
     lastUsedAt: record.lastUsedAt?.toISOString() ?? null,
   };
-}
-
-function actor(request: FastifyRequest): AuditActor {
-  // The auth hook runs first on every route registered here; a missing actor is a wiring bug.
-  if (!request.adminActor) throw new Error('admin route reached without authentication');
-  return request.adminActor;
 }
 
 export function keyRoutes(app: FastifyInstance, deps: { store: Store; audit: AuditSink }): void {
@@ -109,7 +104,7 @@ export function keyRoutes(app: FastifyInstance, deps: { store: Store; audit: Aud
         const { record, key } = await createApiKey(deps.store, { name, groups, expiresInMs });
         deps.audit.emit({
           type: 'key.created',
-          actor: actor(request),
+          actor: adminActor(request),
           keyId: record.id,
           name: record.name,
           groups: record.groups,
@@ -137,7 +132,12 @@ export function keyRoutes(app: FastifyInstance, deps: { store: Store; audit: Aud
     async (request: FastifyRequest<{ Params: { idOrName: string } }>, reply: FastifyReply) => {
       const record = await deps.store.apiKeys.revoke(request.params.idOrName);
       if (!record) return reply.code(404).send({ error: 'not_found', message: 'no such key' });
-      deps.audit.emit({ type: 'key.revoked', actor: actor(request), keyId: record.id, name: record.name });
+      deps.audit.emit({
+        type: 'key.revoked',
+        actor: adminActor(request),
+        keyId: record.id,
+        name: record.name,
+      });
       return view(record);
     },
   );

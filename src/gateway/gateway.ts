@@ -234,6 +234,7 @@ export async function startGateway(
         version: VERSION,
         api: {
           store,
+          vault,
           audit,
           auth: {
             authenticator,

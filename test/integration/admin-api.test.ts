@@ -4,6 +4,7 @@
  * works on the data path; revoking it closes its live session), and audit events that carry no
  * credential.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -28,6 +29,7 @@ policies:
 identity:
   revalidateEvery: 1s
 `,
+    env: { ...process.env, SLUICE_MASTER_KEY: randomBytes(32).toString('base64') },
   });
   adminKey = await gateway.createKey('operator', ['sluice-admins']);
   const admin = gateway.gateway.admin;
@@ -136,5 +138,53 @@ describe('keys over HTTP', () => {
     expect(answer.status).toBe(400);
     const listed = await (await call('/api/v1/keys', { token: adminKey })).text();
     expect(listed).not.toContain('bad name!');
+  });
+});
+
+describe('secrets over HTTP', () => {
+  it('creates and rotates secrets, never returning a value, and audits both', async () => {
+    const first = `first-${randomBytes(8).toString('hex')}`;
+    const second = `second-${randomBytes(8).toString('hex')}`;
+    const put = (value: string) =>
+      call('/api/v1/secrets/app-db', { method: 'PUT', token: adminKey, body: JSON.stringify({ value }) });
+    const created = await put(first);
+    expect(created.status).toBe(201);
+    expect(await created.json()).toEqual({ name: 'app-db', version: 1 });
+    expect((await put(first)).status).toBe(409);
+
+    const rotated = await call('/api/v1/secrets/app-db/rotate', {
+      method: 'POST',
+      token: adminKey,
+      body: JSON.stringify({ value: second }),
+    });
+    expect(await rotated.json()).toEqual({ name: 'app-db', version: 2 });
+    expect(await gateway.gateway.vault?.get('app-db')).toBe(second);
+    const missing = await call('/api/v1/secrets/nope/rotate', {
+      method: 'POST',
+      token: adminKey,
+      body: JSON.stringify({ value: 'x' }),
+    });
+    expect(missing.status).toBe(404);
+
+    const listed = await call('/api/v1/secrets', { token: adminKey });
+    const text = await listed.text();
+    expect(JSON.parse(text)).toEqual([
+      expect.objectContaining({ name: 'app-db', versions: 2, latestVersion: 2 }),
+    ]);
+    for (const value of [first, second]) {
+      expect(text.includes(value)).toBe(false);
+      expect(gateway.logs.join('').includes(value)).toBe(false);
+    }
+    const audit = gateway.logs.filter((line) => line.includes('"audit":true'));
+    expect(audit.some((line) => line.includes('"type":"secret.set"'))).toBe(true);
+    expect(
+      audit.some((line) => line.includes('"type":"secret.rotated"') && line.includes('"version":2')),
+    ).toBe(true);
+  });
+
+  it('is closed to non-admins like every administration endpoint', async () => {
+    const userKey = await gateway.createKey('secret-snoop', ['app']);
+    expect((await call('/api/v1/secrets', { token: userKey })).status).toBe(403);
+    expect((await call('/api/v1/secrets')).status).toBe(401);
   });
 });
