@@ -56,6 +56,7 @@ beforeAll(async () => {
       `      audience: ${AUDIENCE}`,
       '      subjectPrefix: "ci:"',
       `      jwksCooldown: ${COOLDOWN_MS}ms`,
+      '  revalidateEvery: 1s',
     ].join('\n'),
   });
   resetToken = await issued([READERS]);
@@ -180,6 +181,24 @@ describe('tokens from the IdP as passwords', () => {
     const token = await signToken(claims(), idp.signingKey());
     presented.push(token);
     expect(await queryAs(token)).toEqual([{ db: db.name, u: db.role }]);
+  });
+});
+
+describe('token lifetime on live sessions', () => {
+  it('a session opened with a token is closed with 28000 once the token expires', async () => {
+    const expiresInSeconds = 3;
+    const token = await signToken(
+      claims({ exp: Math.floor(Date.now() / 1000) + expiresInSeconds }),
+      idp.signingKey(),
+    );
+    presented.push(token);
+    const c = client(token);
+    const closed = new Promise<Error & { code?: string }>((resolve) => c.on('error', resolve));
+    await c.connect();
+    expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+    const error = await closed;
+    expect(error.code).toBe('28000');
+    expect(error.message).toBe('sluice: credential expired');
   });
 });
 
