@@ -12,6 +12,7 @@ import { type RunningGateway, startGateway } from '../../src/gateway/gateway.ts'
 import { createApiKey } from '../../src/identity/api-keys.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { recordCredential, recordLogLine } from './credential-log.ts';
 
 export interface TestGateway {
   readonly gateway: RunningGateway;
@@ -41,7 +42,9 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      logs.push(chunk.toString('utf8'));
+      const line = chunk.toString('utf8');
+      logs.push(line);
+      recordLogLine(line);
       done();
     },
   });
@@ -67,6 +70,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
         groups,
         ...(expiresInMs === undefined ? {} : { expiresInMs }),
       });
+      recordCredential(key);
       return key;
     },
     url(key, connection, sslmode = 'require') {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import type { OidcIssuerConfig } from '../../src/config/schema.ts';
 import { looksLikeJwt, OidcAuthenticator, type OidcFetch } from '../../src/identity/oidc.ts';
+import { recordCredential } from '../helpers/credential-log.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import {
   AUDIENCE,
@@ -71,6 +72,7 @@ afterAll(async () => {
 async function issued(groups?: readonly string[]): Promise<string> {
   const token = await idp.token(groups);
   presented.push(token);
+  recordCredential(token);
   return token;
 }
 
@@ -133,6 +135,7 @@ async function refusal(
   options: { reset: boolean } = { reset: true },
 ): Promise<pg.DatabaseError> {
   presented.push(password);
+  recordCredential(password);
   const error = await connectExpectingRefusal(client(password, `127.0.0.${nextSource++}`), what);
   if (options.reset) await queryAs(resetToken);
   return error;
@@ -180,6 +183,7 @@ describe('tokens from the IdP as passwords', () => {
   it('a token this file signs with the provider key and valid claims is accepted (control for the forgeries)', async () => {
     const token = await signToken(claims(), idp.signingKey());
     presented.push(token);
+    recordCredential(token);
     expect(await queryAs(token)).toEqual([{ db: db.name, u: db.role }]);
   });
 });
@@ -192,6 +196,7 @@ describe('token lifetime on live sessions', () => {
       idp.signingKey(),
     );
     presented.push(token);
+    recordCredential(token);
     const c = client(token);
     const closed = new Promise<Error & { code?: string }>((resolve) => c.on('error', resolve));
     await c.connect();
