@@ -277,6 +277,26 @@ describe('every bad token gets the same 28P01 as a wrong API key', () => {
   });
 });
 
+describe('OIDC tokens on the admin API', () => {
+  it('a token in the admin group may administer; one without it gets 403', async () => {
+    const admin = gw.gateway.admin;
+    if (!admin) throw new Error('admin server not running');
+    const keys = (token: string) =>
+      fetch(`http://${admin.host}:${admin.port}/api/v1/keys`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+    expect((await keys(await issued(['sluice-admins']))).status).toBe(200);
+    expect((await keys(await issued([READERS]))).status).toBe(403);
+    const expired = await signToken(
+      claims({ groups: ['sluice-admins'], exp: Math.floor(Date.now() / 1000) - 60 }),
+      idp.signingKey(),
+    );
+    presented.push(expired);
+    recordCredential(expired);
+    expect((await keys(expired)).status).toBe(401);
+  });
+});
+
 describe('key rotation at the IdP', () => {
   it('tokens signed with a new key validate without restarting the gateway', async () => {
     const before = await issued([READERS]);
