@@ -50,12 +50,10 @@ export function secretRoutes(
     action: (vault: Vault) => Promise<unknown>,
   ): Promise<unknown> => {
     if (!deps.vault) {
-      return reply
-        .code(503)
-        .send({
-          error: 'vault_unavailable',
-          message: 'sluice: no master key is configured (vault.masterKey or SLUICE_MASTER_KEY)',
-        });
+      return reply.code(503).send({
+        error: 'vault_unavailable',
+        message: 'sluice: no master key is configured (vault.masterKey or SLUICE_MASTER_KEY)',
+      });
     }
     try {
       return await action(deps.vault);
