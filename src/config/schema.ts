@@ -125,6 +125,8 @@ export type IdentityConfig = {
   oidc: OidcIssuerConfig[];
   /** How often live sessions re-check the credential that opened them. */
   revalidateEveryMs: number;
+  /** Exponential backoff on failed logins (see identity/auth-throttle). */
+  backoff: { freeFailures: number; baseDelayMs: number; maxDelayMs: number };
 };
 
 export type SluiceConfig = {
@@ -515,8 +517,26 @@ const identitySchema = z
       })
       .default([]),
     revalidateEvery: duration({ zeroDisables: false }).default(60_000),
+    backoff: z
+      .strictObject({
+        freeFailures: z.int().min(0).default(3),
+        baseDelay: duration({ zeroDisables: true }).default(250),
+        // Below the default 10 s authentication deadline, so a throttled answer is still 28P01.
+        maxDelay: duration({ zeroDisables: true }).default(5_000),
+      })
+      .prefault({}),
   })
-  .transform(({ oidc, revalidateEvery }): IdentityConfig => ({ oidc, revalidateEveryMs: revalidateEvery }));
+  .transform(
+    ({ oidc, revalidateEvery, backoff }): IdentityConfig => ({
+      oidc,
+      revalidateEveryMs: revalidateEvery,
+      backoff: {
+        freeFailures: backoff.freeFailures,
+        baseDelayMs: backoff.baseDelay,
+        maxDelayMs: backoff.maxDelay,
+      },
+    }),
+  );
 
 export const configSchema = z
   .strictObject({

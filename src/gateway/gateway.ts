@@ -13,7 +13,7 @@ import { resolveSecret, type SecretVault } from '../config/secret-ref.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { ApiKeyAuthenticator } from '../identity/api-keys.ts';
-import { AuthThrottle, credentialPrefix } from '../identity/auth-throttle.ts';
+import { AuthThrottle, credentialPrefix, DEFAULT_THROTTLE } from '../identity/auth-throttle.ts';
 import { CompositeAuthenticator, type CredentialValidity } from '../identity/composite-authenticator.ts';
 import { OidcAuthenticator } from '../identity/oidc.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -191,7 +191,7 @@ export async function startGateway(
           ? new OidcAuthenticator(config.identity.oidc, { logger: logger.child({ component: 'oidc' }) })
           : undefined,
     });
-    const throttle = new AuthThrottle();
+    const throttle = new AuthThrottle({ ...DEFAULT_THROTTLE, ...config.identity.backoff });
     const audit = logAuditSink(logger.child({ component: 'audit' }));
     const ports: PostgresSessionPorts = {
       authenticator,

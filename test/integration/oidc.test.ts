@@ -460,10 +460,12 @@ describe('identity config', () => {
         },
       ],
       revalidateEveryMs: 60_000,
+      backoff: { freeFailures: 3, baseDelayMs: 250, maxDelayMs: 5000 },
     });
     expect(parseConfig('connections: []\n', 'sluice.yaml').identity).toEqual({
       oidc: [],
       revalidateEveryMs: 60_000,
+      backoff: { freeFailures: 3, baseDelayMs: 250, maxDelayMs: 5000 },
     });
   });
 

@@ -69,7 +69,11 @@ describe('parseConfig: valid files', () => {
         },
       ],
       policies: [{ name: 'ci-app', subjects: { groups: ['ci'], ids: [], kinds: [] }, connections: ['app'] }],
-      identity: { oidc: [], revalidateEveryMs: 60_000 },
+      identity: {
+        oidc: [],
+        revalidateEveryMs: 60_000,
+        backoff: { freeFailures: 3, baseDelayMs: 250, maxDelayMs: 5000 },
+      },
       timeouts: { authMs: 10_000, idleMs: 3_600_000, idleInTransactionMs: 0, messageAssemblyMs: 30_000 },
       limits: {
         maxQueryBytes: 1024 * 1024,
