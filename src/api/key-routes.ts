@@ -11,6 +11,7 @@ import { GatewayError } from '../core/errors.ts';
 import { createApiKey } from '../identity/api-keys.ts';
 import type { ApiKeyRecord, Store } from '../store/store.ts';
 import { adminActor } from './admin-auth.ts';
+import { bearerSecurity, errorSchema } from './schemas.ts';
 
 const keySchema = {
   type: 'object',
@@ -26,14 +27,6 @@ const keySchema = {
   },
   required: ['id', 'name', 'prefix', 'groups', 'createdAt', 'expiresAt', 'revokedAt', 'lastUsedAt'],
 } as const;
-
-const errorSchema = {
-  type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
-  required: ['error', 'message'],
-} as const;
-
-const security = [{ bearerAuth: [] }];
 
 function view(record: ApiKeyRecord) {
   return {
@@ -55,7 +48,7 @@ export function keyRoutes(app: FastifyInstance, deps: { store: Store; audit: Aud
       schema: {
         tags: ['keys'],
         summary: 'List API keys (never the keys themselves)',
-        security,
+        security: bearerSecurity,
         response: { 200: { type: 'array', items: keySchema } },
       },
     },
@@ -68,7 +61,7 @@ export function keyRoutes(app: FastifyInstance, deps: { store: Store; audit: Aud
       schema: {
         tags: ['keys'],
         summary: 'Create an API key; the response is the only time the key is shown',
-        security,
+        security: bearerSecurity,
         body: {
           type: 'object',
           additionalProperties: false,
@@ -124,7 +117,7 @@ export function keyRoutes(app: FastifyInstance, deps: { store: Store; audit: Aud
       schema: {
         tags: ['keys'],
         summary: 'Revoke an API key; its live sessions close within identity.revalidateEvery',
-        security,
+        security: bearerSecurity,
         params: { type: 'object', properties: { idOrName: { type: 'string' } }, required: ['idOrName'] },
         response: { 200: keySchema, 404: errorSchema },
       },

@@ -8,12 +8,7 @@ import type { AuditSink } from '../audit/events.ts';
 import { VaultError } from '../vault/errors.ts';
 import type { Vault } from '../vault/index.ts';
 import { adminActor } from './admin-auth.ts';
-
-const errorSchema = {
-  type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
-  required: ['error', 'message'],
-} as const;
+import { bearerSecurity, errorSchema } from './schemas.ts';
 
 const versionSchema = {
   type: 'object',
@@ -29,7 +24,6 @@ const valueBody = {
 } as const;
 
 const nameParams = { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } as const;
-const security = [{ bearerAuth: [] }];
 
 /** Vault refusals as HTTP answers; anything else is a server error. */
 const STATUS: Partial<Record<VaultError['reason'], number>> = {
@@ -70,7 +64,7 @@ export function secretRoutes(
       schema: {
         tags: ['secrets'],
         summary: 'List secrets: names, versions, dates and key ids, never values',
-        security,
+        security: bearerSecurity,
         response: {
           200: {
             type: 'array',
@@ -107,7 +101,7 @@ export function secretRoutes(
       schema: {
         tags: ['secrets'],
         summary: 'Create a secret (version 1); use rotate to change an existing one',
-        security,
+        security: bearerSecurity,
         params: nameParams,
         body: valueBody,
         response: { 201: versionSchema, 400: errorSchema, 409: errorSchema, 503: errorSchema },
@@ -133,7 +127,7 @@ export function secretRoutes(
         tags: ['secrets'],
         summary:
           'Store a new version; new upstream connections use it at once, sessions in flight are unaffected',
-        security,
+        security: bearerSecurity,
         params: nameParams,
         body: valueBody,
         response: { 200: versionSchema, 400: errorSchema, 404: errorSchema, 503: errorSchema },

@@ -8,6 +8,7 @@ import { parseDuration } from '../core/duration.ts';
 import { createApiKey } from '../identity/api-keys.ts';
 import type { ApiKeyRecord, Store } from '../store/store.ts';
 import { addStoreOptions, openStoreFromOptions, type StoreOptions } from './store-option.ts';
+import { printTable } from './table.ts';
 
 interface CreateOptions extends StoreOptions {
   name: string;
@@ -68,6 +69,10 @@ export function registerKeysCommands(program: Command): void {
       const records = await store.apiKeys.list();
       if (opts.json) {
         console.log(JSON.stringify(records.map(publicView)));
+        return;
+      }
+      if (records.length === 0) {
+        console.log('no API keys');
         return;
       }
       printTable(
@@ -142,22 +147,4 @@ function formatDate(date: Date | null, absent: string): string {
 function printFields(fields: [string, string][]): void {
   const width = Math.max(...fields.map(([label]) => label.length));
   for (const [label, value] of fields) console.log(`  ${label.padEnd(width)}  ${value}`);
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  if (rows.length === 0) {
-    console.log('no API keys');
-    return;
-  }
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  for (const row of [header, ...rows]) {
-    console.log(
-      row
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    );
-  }
 }

@@ -21,6 +21,7 @@ import {
   VaultError,
 } from '../vault/index.ts';
 import { addStoreOptions, openStoreFromOptions, type StoreOptions } from './store-option.ts';
+import { printTable } from './table.ts';
 
 interface SecretsOptions extends StoreOptions {
   masterKeyFile?: string;
@@ -212,18 +213,4 @@ function readHidden(prompt: string): Promise<string> {
 
 function formatDate(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
-  );
-  for (const row of [header, ...rows]) {
-    console.log(
-      row
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    );
-  }
 }

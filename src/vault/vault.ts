@@ -11,7 +11,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { SecretVault } from '../config/secret-ref.ts';
-import type { SecretVersionRecord, Store } from '../store/store.ts';
+import type { SecretSummary, SecretVersionRecord, Store } from '../store/store.ts';
 import {
   AuthenticationFailure,
   CHECK_PLAINTEXT,
@@ -29,16 +29,8 @@ import { assertSecretName } from './secret-name.ts';
 /** Largest value accepted, in UTF-8 bytes; these are passwords and tokens, not files. */
 export const MAX_SECRET_BYTES = 64 * 1024;
 
-/** What may be shown about a secret: everything except its value. */
-export interface SecretInfo {
-  name: string;
-  versions: number;
-  latestVersion: number;
-  createdAt: Date;
-  updatedAt: Date;
-  /** Master key id of the latest version. */
-  keyId: string;
-}
+/** What may be shown about a secret: everything except its value (the store never returns one in a summary). */
+export type SecretInfo = SecretSummary;
 
 export interface SecretVersionInfo {
   version: number;

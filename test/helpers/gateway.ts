@@ -83,3 +83,23 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
     },
   };
 }
+
+/**
+ * The `connections:` and `policies:` sections most suites need: one connection `app` to the
+ * test database, open to principals in `group`, plus any `extra` YAML sections.
+ */
+export function appConnectionYaml(
+  database: { readonly name: string; readonly role: string },
+  group: string,
+  extra = '',
+): string {
+  return `connections:
+  - name: app
+    type: postgres
+    url: postgres://${database.role}@127.0.0.1:5432/${database.name}
+policies:
+  - name: ${group}-app
+    subjects: { groups: [${group}] }
+    connections: [app]
+${extra}`;
+}

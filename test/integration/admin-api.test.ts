@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
+import { appConnectionYaml, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 
 let database: TestDatabase;
 let gateway: TestGateway;
@@ -18,17 +18,13 @@ let base: string;
 beforeAll(async () => {
   database = await createTestDatabase();
   gateway = await startTestGateway({
-    yaml: `connections:
-  - name: app
-    type: postgres
-    url: postgres://${database.role}@${PG_HOST}:${PG_PORT}/${database.name}
-policies:
-  - name: app-users
-    subjects: { groups: [app] }
-    connections: [app]
-identity:
+    yaml: appConnectionYaml(
+      database,
+      'app',
+      `identity:
   revalidateEvery: 1s
 `,
+    ),
     env: { ...process.env, SLUICE_MASTER_KEY: randomBytes(32).toString('base64') },
   });
   adminKey = await gateway.createKey('operator', ['sluice-admins']);

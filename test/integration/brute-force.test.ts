@@ -6,37 +6,19 @@
  * - the gateway's memory stays bounded and no attempted key reaches the logs;
  * - revoking a key, or its expiry, closes the live sessions it opened within the interval.
  */
-import { connect, Socket } from 'node:net';
-import pg from 'pg';
+import { connect, type Socket } from 'node:net';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
+import { appConnectionYaml, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayClientFrom } from '../helpers/pg-client.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 
 let database: TestDatabase;
 let gateway: TestGateway;
 let goodKey: string;
 
-/** A node-postgres client whose TCP connection comes from `sourceAddress`. */
-function clientFrom(sourceAddress: string, password: string): pg.Client {
-  const client = new pg.Client({
-    host: gateway.host,
-    port: gateway.port,
-    user: 'agent',
-    database: 'app',
-    password,
-    ssl: { rejectUnauthorized: false },
-    stream: () => {
-      const socket = new Socket();
-      const connectTo = socket.connect.bind(socket) as (options: object) => Socket;
-      // pg calls connect(port, host); bind the source address on the way.
-      (socket as unknown as { connect: (port: number, host: string) => Socket }).connect = (port, host) =>
-        connectTo({ port, host, localAddress: sourceAddress });
-      return socket;
-    },
-  });
-  // Errors reach the test through rejected promises; an 'error' event after that is expected.
-  client.on('error', () => undefined);
-  return client;
+function clientFrom(sourceAddress: string, password: string) {
+  return gatewayClientFrom(gateway, sourceAddress, password);
 }
 
 /**
@@ -87,17 +69,13 @@ function refusalOnConnect(sourceAddress: string): Promise<string> {
 beforeAll(async () => {
   database = await createTestDatabase();
   gateway = await startTestGateway({
-    yaml: `connections:
-  - name: app
-    type: postgres
-    url: postgres://${database.role}@${PG_HOST}:${PG_PORT}/${database.name}
-policies:
-  - name: app-users
-    subjects: { groups: [app] }
-    connections: [app]
-identity:
+    yaml: appConnectionYaml(
+      database,
+      'app',
+      `identity:
   revalidateEvery: 1s
 `,
+    ),
   });
   goodKey = await gateway.createKey('good-client', ['app']);
 });

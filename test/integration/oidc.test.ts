@@ -4,9 +4,8 @@
  * real gateway in front of the main PostgreSQL cluster.
  */
 import { randomBytes } from 'node:crypto';
-import { Socket } from 'node:net';
 import { base64url, decodeProtectedHeader, type JWTPayload, SignJWT } from 'jose';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import type { OidcIssuerConfig } from '../../src/config/schema.ts';
@@ -20,6 +19,7 @@ import {
   startOidcProvider,
   type TestOidcProvider,
 } from '../helpers/oidc-provider.ts';
+import { gatewayClientFrom } from '../helpers/pg-client.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 import { connectExpectingRefusal } from '../helpers/refusal.ts';
 import { run } from '../helpers/run.ts';
@@ -90,26 +90,8 @@ function claims(overrides: JWTPayload = {}): JWTPayload {
   };
 }
 
-/** A pg client whose TCP connection comes from `sourceAddress`. */
-function client(password: string, sourceAddress = '127.0.0.1'): pg.Client {
-  const c = new pg.Client({
-    host: gw.host,
-    port: gw.port,
-    user: 'agent',
-    database: 'app',
-    password,
-    ssl: { rejectUnauthorized: false },
-    stream: () => {
-      const socket = new Socket();
-      const connectTo = socket.connect.bind(socket) as (options: object) => Socket;
-      // pg calls connect(port, host); bind the source address on the way.
-      (socket as unknown as { connect: (port: number, host: string) => Socket }).connect = (port, host) =>
-        connectTo({ port, host, localAddress: sourceAddress });
-      return socket;
-    },
-  });
-  c.on('error', () => undefined);
-  return c;
+function client(password: string, sourceAddress = '127.0.0.1') {
+  return gatewayClientFrom(gw, sourceAddress, password);
 }
 
 async function queryAs(token: string): Promise<{ db: string; u: string }[]> {
