@@ -1,0 +1,43 @@
+/**
+ * PostgreSQL statement facts (pure: no I/O). Call `initSqlParser()` once at startup; `analyze`
+ * then parses with the server's own grammar and never throws: anything it cannot judge comes back
+ * with the `unknown` effect.
+ */
+import type { StatementFacts } from './facts.ts';
+import { parsePostgres } from './parser.ts';
+import { statementFacts, unknownFacts } from './walk.ts';
+
+export type {
+  CopyFact,
+  Effect,
+  Predicate,
+  PreparedFact,
+  StatementFacts,
+  TransactionKind,
+  WriteKind,
+  WriteSite,
+} from './facts.ts';
+export { initSqlParser } from './parser.ts';
+
+export function analyze(sql: string): StatementFacts[] {
+  let stmts: ReturnType<typeof parsePostgres>['stmts'];
+  try {
+    stmts = parsePostgres(sql).stmts;
+  } catch (err) {
+    return [unknownFacts('ParseError', message(err))];
+  }
+  return (stmts ?? []).map((raw) => {
+    try {
+      return raw.stmt === undefined
+        ? unknownFacts('Unknown', 'empty statement node')
+        : statementFacts(raw.stmt);
+    } catch (err) {
+      // e.g. a stack overflow on absurdly deep nesting: fail closed rather than throw.
+      return unknownFacts(Object.keys(raw.stmt ?? {})[0] ?? 'Unknown', message(err));
+    }
+  });
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
