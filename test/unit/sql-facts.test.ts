@@ -513,6 +513,32 @@ const LIFECYCLE: [string, string, Expected[]][] = [
     'CREATE FUNCTION f() RETURNS int LANGUAGE sql SET search_path = x AS $$SELECT 1$$',
     [{ kind: 'CreateFunctionStmt', settings: ['search_path'] }],
   ],
+  [
+    'SET NAMES is client_encoding',
+    "SET NAMES 'SJIS'",
+    [{ effects: ['session'], settings: ['client_encoding'] }],
+  ],
+  [
+    'ALTER TABLE … ADD COLUMN is not destructive',
+    'ALTER TABLE notes ADD COLUMN x int',
+    [{ kind: 'AlterTableStmt', effects: ['ddl'], destructive: false }],
+  ],
+  [
+    'ALTER TABLE … DROP CONSTRAINT is destructive',
+    'ALTER TABLE notes DROP CONSTRAINT notes_pkey',
+    [{ destructive: true }],
+  ],
+  [
+    'DROP ROLE is destructive DCL',
+    'DROP ROLE agent',
+    [{ kind: 'DropRoleStmt', effects: ['dcl'], destructive: true }],
+  ],
+  ['ALTER ROLE … RESET ALL', 'ALTER ROLE agent RESET ALL', [{ effects: ['dcl'], settings: ['*'] }]],
+  [
+    'ALTER SYSTEM',
+    'ALTER SYSTEM SET log_statement = none',
+    [{ effects: ['admin'], settings: ['log_statement'] }],
+  ],
   ['NOTIFY', 'NOTIFY ch', [{ kind: 'NotifyStmt', effects: ['admin'] }]],
   ['LISTEN', 'LISTEN ch', [{ kind: 'ListenStmt', effects: ['session'] }]],
   ['parse error', 'SELEC 1', [{ kind: 'ParseError', effects: ['unknown'], error: expect.any(String) }]],
@@ -578,6 +604,17 @@ describe('analyze: fail closed', () => {
   it('marks a statement kind the walker does not know as unknown, naming it', () => {
     const facts = statementFacts({ FutureStmt: {} } as unknown as Node);
     expect(facts).toMatchObject({ kind: 'FutureStmt', effects: ['unknown'], unknownNodes: ['FutureStmt'] });
+  });
+
+  it.each(['', '  \n', '-- only a comment', '/* DROP TABLE customers */', ';'])(
+    'finds no statement in %j (the server sends EmptyQueryResponse)',
+    (sql) => {
+      expect(analyze(sql)).toEqual([]);
+    },
+  );
+
+  it('does not treat NBSP alone as whitespace', () => {
+    expect(analyze('\u00a0')).toMatchObject([{ kind: 'ParseError', effects: ['unknown'] }]);
   });
 
   it('never throws, even on absurd nesting', () => {

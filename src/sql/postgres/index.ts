@@ -19,7 +19,15 @@ export type {
 } from './facts.ts';
 export { initSqlParser } from './parser.ts';
 
+/**
+ * Facts for each statement in `sql`, in order. An empty result means the text holds no statement
+ * (only whitespace, comments or semicolons), which the server answers with EmptyQueryResponse.
+ * Text the parser rejects yields a single `ParseError` fact with the `unknown` effect.
+ */
 export function analyze(sql: string): StatementFacts[] {
+  // The library refuses "" itself; PostgreSQL treats it like a comment-only query. Only the server
+  // lexer's own whitespace counts here: NBSP and friends must still reach the parser and fail.
+  if (/^[ \t\n\r\f]*$/.test(sql)) return [];
   let stmts: ReturnType<typeof parsePostgres>['stmts'];
   try {
     stmts = parsePostgres(sql).stmts;
