@@ -28,8 +28,15 @@ export default function setup(): () => void {
     if (leaked.length > 0) {
       throw new Error(`credentials found in gateway logs: ${leaked.map(fingerprint).join(', ')}`);
     }
-    if (credentials.length === 0 || logs.length === 0) {
-      throw new Error('the credential log scan saw no credentials or no log lines: the recording is broken');
+    if (credentials.length === 0) {
+      // A run of unit tests only: no gateway ran, nothing to scan.
+      process.stdout.write('credential log scan: no credentials recorded in this run\n');
+      return;
+    }
+    if (logs.length === 0) {
+      throw new Error(
+        'the credential log scan saw credentials but no gateway log lines: the recording is broken',
+      );
     }
     process.stdout.write(
       `credential log scan: ${credentials.length} credentials, ${(logs.length / 1024).toFixed(0)} KiB of gateway logs, none leaked\n`,
