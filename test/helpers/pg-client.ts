@@ -2,31 +2,45 @@
 import { Socket } from 'node:net';
 import pg from 'pg';
 
+export interface GatewayClientOptions {
+  /** The Sluice connection name (the libpq database name); default `app`. */
+  readonly database?: string;
+  /** Bind the TCP connection to this source address, to test per-address defences (127.0.0.0/8). */
+  readonly sourceAddress?: string;
+}
+
 /**
- * A client of `gateway` (connection `app`, TLS without verification) whose TCP connection comes
- * from `sourceAddress`, so per-address defences can be tested from one machine (127.0.0.0/8).
- * Errors reach tests through rejected promises; a late 'error' event is expected and ignored.
+ * A client of `gateway` over TLS without certificate verification (the gateway's certificate is
+ * self-signed in tests). Errors reach tests through rejected promises; a late 'error' event is
+ * expected and ignored.
  */
-export function gatewayClientFrom(
+export function gatewayClient(
   gateway: { readonly host: string; readonly port: number },
-  sourceAddress: string,
   password: string,
+  options: GatewayClientOptions = {},
 ): pg.Client {
+  const { sourceAddress } = options;
   const client = new pg.Client({
     host: gateway.host,
     port: gateway.port,
     user: 'agent',
-    database: 'app',
+    database: options.database ?? 'app',
     password,
     ssl: { rejectUnauthorized: false },
-    stream: () => {
-      const socket = new Socket();
-      const connectTo = socket.connect.bind(socket) as (options: object) => Socket;
-      // pg calls connect(port, host); bind the source address on the way.
-      (socket as unknown as { connect: (port: number, host: string) => Socket }).connect = (port, host) =>
-        connectTo({ port, host, localAddress: sourceAddress });
-      return socket;
-    },
+    ...(sourceAddress === undefined
+      ? {}
+      : {
+          stream: () => {
+            const socket = new Socket();
+            const connectTo = socket.connect.bind(socket) as (options: object) => Socket;
+            // pg calls connect(port, host); bind the source address on the way.
+            (socket as unknown as { connect: (port: number, host: string) => Socket }).connect = (
+              port,
+              host,
+            ) => connectTo({ port, host, localAddress: sourceAddress });
+            return socket;
+          },
+        }),
   });
   client.on('error', () => undefined);
   return client;

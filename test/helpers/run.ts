@@ -1,4 +1,4 @@
-/** Runs a real client binary (psql, pgbench, pg_dump) to completion and captures its output. */
+/** Runs a real binary (psql, pgbench, pg_dump, the sluice CLI) to completion and captures its output. */
 import { spawn } from 'node:child_process';
 
 export interface RunResult {
@@ -7,14 +7,19 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-export function run(
-  command: string,
-  args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
+export interface RunOptions {
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** The child's whole environment instead, when a test must control exactly what it sees. */
+  exactEnv?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+}
+
+export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
-      env: { ...process.env, ...options.env },
+      env: options.exactEnv ?? { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

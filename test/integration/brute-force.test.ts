@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appConnectionYaml, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { gatewayClientFrom } from '../helpers/pg-client.ts';
+import { gatewayClient } from '../helpers/pg-client.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
 
 let database: TestDatabase;
@@ -18,7 +18,7 @@ let gateway: TestGateway;
 let goodKey: string;
 
 function clientFrom(sourceAddress: string, password: string) {
-  return gatewayClientFrom(gateway, sourceAddress, password);
+  return gatewayClient(gateway, password, { sourceAddress });
 }
 
 /**

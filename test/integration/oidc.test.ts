@@ -19,7 +19,7 @@ import {
   startOidcProvider,
   type TestOidcProvider,
 } from '../helpers/oidc-provider.ts';
-import { gatewayClientFrom } from '../helpers/pg-client.ts';
+import { gatewayClient } from '../helpers/pg-client.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 import { connectExpectingRefusal } from '../helpers/refusal.ts';
 import { run } from '../helpers/run.ts';
@@ -91,7 +91,7 @@ function claims(overrides: JWTPayload = {}): JWTPayload {
 }
 
 function client(password: string, sourceAddress = '127.0.0.1') {
-  return gatewayClientFrom(gw, sourceAddress, password);
+  return gatewayClient(gw, password, { sourceAddress });
 }
 
 async function queryAs(token: string): Promise<{ db: string; u: string }[]> {

@@ -8,10 +8,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
+import type pg from 'pg';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayClient } from '../helpers/pg-client.ts';
 import { wire } from '../helpers/pg-messages.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 import { connectExpectingRefusal } from '../helpers/refusal.ts';
@@ -407,16 +408,7 @@ afterAll(async () => {
 // ---- clients -----------------------------------------------------------------------------------
 
 function client(connection: string): pg.Client {
-  const c = new pg.Client({
-    host: gw.host,
-    port: gw.port,
-    user: 'agent',
-    database: connection,
-    password: key,
-    ssl: { rejectUnauthorized: false },
-  });
-  c.on('error', () => undefined);
-  return c;
+  return gatewayClient(gw, key, { database: connection });
 }
 
 async function connect(connection: string): Promise<pg.Client> {

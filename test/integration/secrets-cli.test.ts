@@ -1,5 +1,4 @@
 /** `sluice secrets …` run as real subprocesses, values on stdin, the way operators script it. */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,35 +7,17 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import { masterKeyId, openVault } from '../../src/vault/index.ts';
+import { type RunResult, run } from '../helpers/run.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI with `input` on stdin and exactly the SLUICE_MASTER_KEY given (or none). */
-function sluice(args: string[], options: { input?: string; masterKey?: string } = {}): Promise<Run> {
+function sluice(args: string[], options: { input?: string; masterKey?: string } = {}): Promise<RunResult> {
   const env = { ...process.env };
   delete env.SLUICE_MASTER_KEY;
   delete env.SLUICE_STORE;
   if (options.masterKey !== undefined) env.SLUICE_MASTER_KEY = options.masterKey;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
+  return run(process.execPath, [CLI, ...args], { exactEnv: env, input: options.input ?? '' });
 }
 
 const value = (label: string): string => `${label}-${randomBytes(12).toString('hex')}`;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/core/logger.ts';
@@ -18,6 +18,7 @@ import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { masterKeyId, openVault, parseMasterKey, type Vault, VaultError } from '../../src/vault/index.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayClient } from '../helpers/pg-client.ts';
 import { createTestDatabase, PG_HOST, PG_PORT } from '../helpers/postgres.ts';
 import { connectExpectingRefusal } from '../helpers/refusal.ts';
 import { type ScratchCluster, startScratchCluster } from '../helpers/scratch-cluster.ts';
@@ -69,16 +70,7 @@ afterAll(async () => {
 });
 
 function client(connection: string): pg.Client {
-  const c = new pg.Client({
-    host: gw.host,
-    port: gw.port,
-    user: 'agent',
-    database: connection,
-    password: apiKey,
-    ssl: { rejectUnauthorized: false },
-  });
-  c.on('error', () => undefined);
-  return c;
+  return gatewayClient(gw, apiKey, { database: connection });
 }
 
 async function connect(connection: string): Promise<pg.Client> {
