@@ -15,7 +15,8 @@ import type {
   VaultCheckRecord,
 } from './store.ts';
 
-interface SecretVersionRow {
+/** A `sluice.secret_versions` row as the driver returns it (tests read raw rows to tamper with them). */
+export interface SecretVersionRow {
   name: string;
   version: number;
   key_id: string;

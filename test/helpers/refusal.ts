@@ -16,3 +16,14 @@ export async function connectExpectingRefusal(client: pg.Client, what: string): 
   expect(outcome).toBeInstanceOf(pg.DatabaseError);
   return outcome as pg.DatabaseError;
 }
+
+/** What a client can observe of a refusal: everything the ErrorResponse carries to it. */
+export function observable(error: pg.DatabaseError): Record<string, unknown> {
+  return {
+    code: error.code,
+    severity: error.severity,
+    message: error.message,
+    detail: error.detail,
+    hint: error.hint,
+  };
+}

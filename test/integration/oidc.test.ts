@@ -8,7 +8,7 @@ import { base64url, decodeProtectedHeader, type JWTPayload, SignJWT } from 'jose
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
-import type { OidcIssuerConfig } from '../../src/config/schema.ts';
+import { OIDC_ALGORITHMS, type OidcIssuerConfig } from '../../src/config/schema.ts';
 import { looksLikeJwt, OidcAuthenticator, type OidcFetch } from '../../src/identity/oidc.ts';
 import { recordCredential } from '../helpers/credential-log.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -21,7 +21,7 @@ import {
 } from '../helpers/oidc-provider.ts';
 import { gatewayClient } from '../helpers/pg-client.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
-import { connectExpectingRefusal } from '../helpers/refusal.ts';
+import { connectExpectingRefusal, observable } from '../helpers/refusal.ts';
 import { run } from '../helpers/run.ts';
 
 /** The gateway's JWKS cooldown in this file: short, so the refresh tests need not wait 30 s. */
@@ -121,16 +121,6 @@ async function refusal(
   const error = await connectExpectingRefusal(client(password, `127.0.0.${nextSource++}`), what);
   if (options.reset) await queryAs(resetToken);
   return error;
-}
-
-function observable(error: pg.DatabaseError): Record<string, unknown> {
-  return {
-    code: error.code,
-    severity: error.severity,
-    message: error.message,
-    detail: error.detail,
-    hint: error.hint,
-  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -425,18 +415,7 @@ describe('identity config', () => {
           groupsClaim: 'groups',
           subjectPrefix: '',
           kind: 'workload',
-          algorithms: [
-            'RS256',
-            'RS384',
-            'RS512',
-            'PS256',
-            'PS384',
-            'PS512',
-            'ES256',
-            'ES384',
-            'ES512',
-            'EdDSA',
-          ],
+          algorithms: [...OIDC_ALGORITHMS],
           clockSkewMs: 30_000,
           jwksCooldownMs: 30_000,
         },

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
-import { connectExpectingRefusal } from '../helpers/refusal.ts';
+import { connectExpectingRefusal, observable } from '../helpers/refusal.ts';
 
 let db: TestDatabase;
 let gw: TestGateway;
@@ -67,17 +67,6 @@ function client(password: string, database = 'app'): pg.Client {
 /** Connects and expects a refusal; returns the error the client got. */
 async function refusal(password: string, database = 'app'): Promise<pg.DatabaseError> {
   return connectExpectingRefusal(client(password, database), 'the connection');
-}
-
-/** What a client can observe of a refusal. */
-function observable(error: pg.DatabaseError): Record<string, unknown> {
-  return {
-    code: error.code,
-    severity: error.severity,
-    message: error.message,
-    detail: error.detail,
-    hint: error.hint,
-  };
 }
 
 function median(values: number[]): number {

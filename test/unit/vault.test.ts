@@ -10,6 +10,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/core/logger.ts';
+import type { SecretVersionRow } from '../../src/store/secret-repository.ts';
 import { pgliteExecutor } from '../../src/store/sql-executor.ts';
 import { openSqlStore } from '../../src/store/sql-store.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -44,15 +45,7 @@ let counter = 0;
 const uniqueName = (): string => `s${++counter}-${randomBytes(3).toString('hex')}`;
 const value = (label: string): string => `${label}-${randomBytes(12).toString('hex')}`;
 
-interface RawRow {
-  name: string;
-  version: number;
-  key_id: string;
-  wrapped_key: Uint8Array;
-  key_nonce: Uint8Array;
-  value_nonce: Uint8Array;
-  ciphertext: Uint8Array;
-}
+type RawRow = Omit<SecretVersionRow, 'created_at'>;
 
 async function rawRows(name: string): Promise<RawRow[]> {
   return (
