@@ -12,6 +12,9 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import type { PrincipalKind } from '../identity/principal.ts';
+import { GUARDRAIL_NAMES, GUARDRAILS_WITH_EXCEPTIONS, type GuardrailName } from '../policy/guardrails.ts';
+import type { GuardrailSpec, StatementPolicySpec } from '../policy/statement-policy.ts';
+import type { Effect } from '../sql/postgres/index.ts';
 import { isSecretName, SECRET_NAME_RULE } from '../vault/secret-name.ts';
 import { parseSecretRef, type SecretRef } from './secret-ref.ts';
 
@@ -61,11 +64,30 @@ export type ConnectionConfig = {
   tags: string[];
 };
 
-export type PolicyConfig = {
+/** A claim condition: the claim equals the value, or (for a list claim) contains it; a list means any of. */
+export type ClaimCondition = string | number | boolean | Array<string | number | boolean>;
+
+export type PolicyLimitsConfig = {
+  rowsPerStatement?: number | undefined;
+  rowsPerSession?: number | undefined;
+  bytesPerSession?: number | undefined;
+  /** Per principal, across all of its sessions on the gateway. */
+  rowsPerMinute?: number | undefined;
+};
+
+export type PolicyConfig = StatementPolicySpec & {
   name: string;
-  subjects: { groups: string[]; ids: string[]; kinds: PrincipalKind[] };
+  subjects: {
+    groups: string[];
+    ids: string[];
+    kinds: PrincipalKind[];
+    claims: Record<string, ClaimCondition>;
+  };
   /** `'*'` grants every connection, including ones added later. */
   connections: '*' | string[];
+  /** Connections carrying any of these tags are granted too. */
+  connectionTags: string[];
+  limits: PolicyLimitsConfig;
 };
 
 export type TimeoutsConfig = {
@@ -388,28 +410,107 @@ const connectionSchema = z
     }),
   );
 
-const policySchema = z.strictObject({
-  name: nameSchema,
-  subjects: z
-    .strictObject({
-      groups: z.array(nonEmptyString).default([]),
-      ids: z.array(nonEmptyString).default([]),
-      kinds: z.array(z.enum(['workload', 'human', 'service'])).default([]),
-    })
-    .superRefine((subjects, ctx) => {
-      // An empty subject list would match nobody; almost certainly a mistake, so say so.
-      if (subjects.groups.length + subjects.ids.length + subjects.kinds.length === 0) {
-        reject(ctx, 'list at least one of groups, ids or kinds');
-      }
-    }),
-  connections: z
-    .array(nonEmptyString)
-    .min(1, { error: 'list connection names, or "*" for all' })
-    .transform((names, ctx): PolicyConfig['connections'] => {
-      if (!names.includes('*')) return names;
-      return names.length === 1 ? '*' : reject(ctx, '"*" already matches every connection; list it alone');
-    }),
+const actionSchema = z.enum(['allow', 'review', 'deny']);
+
+const EFFECTS = [
+  'read',
+  'write',
+  'ddl',
+  'dcl',
+  'admin',
+  'session',
+  'transaction',
+  'copy',
+  'procedural',
+] as const satisfies readonly Effect[];
+
+const ruleSchema = z.strictObject({
+  name: nameSchema.optional(),
+  action: actionSchema,
+  effects: z.array(z.enum(EFFECTS)).min(1).optional(),
+  kinds: z
+    .array(z.string().regex(/^[A-Z][A-Za-z_]*$/, { error: 'a statement kind such as IndexStmt' }))
+    .min(1)
+    .optional(),
+  tables: z.array(nonEmptyString).min(1).optional(),
+  functions: z.array(nonEmptyString).min(1).optional(),
+  reason: nonEmptyString.optional(),
 });
+
+const guardrailSchema = z.union([
+  actionSchema.transform((action): GuardrailSpec => ({ action, except: [] })),
+  z.strictObject({ action: actionSchema.default('deny'), except: z.array(nonEmptyString).default([]) }),
+]);
+
+const guardrailsSchema = z
+  .strictObject(Object.fromEntries(GUARDRAIL_NAMES.map((name) => [name, guardrailSchema.optional()])))
+  .default({})
+  .transform((given, ctx) => {
+    const out = {} as Record<GuardrailName, GuardrailSpec>;
+    for (const name of GUARDRAIL_NAMES) {
+      const spec = (given as Partial<Record<GuardrailName, GuardrailSpec>>)[name];
+      if (spec !== undefined && spec.except.length > 0 && !GUARDRAILS_WITH_EXCEPTIONS.has(name)) {
+        reject(ctx, `${name} takes no "except" list`, [name, 'except']);
+      }
+      out[name] = spec ?? { action: 'deny', except: [] };
+    }
+    return out;
+  });
+
+const claimValue = z.union([z.string(), z.number(), z.boolean()]);
+
+const policyLimitsSchema = z
+  .strictObject({
+    rowsPerStatement: z.int().min(1).optional(),
+    rowsPerSession: z.int().min(1).optional(),
+    bytesPerSession: byteSize.optional(),
+    rowsPerMinute: z.int().min(1).optional(),
+  })
+  .default({});
+
+const policySchema = z
+  .strictObject({
+    name: nameSchema,
+    subjects: z
+      .strictObject({
+        groups: z.array(nonEmptyString).default([]),
+        ids: z.array(nonEmptyString).default([]),
+        kinds: z.array(z.enum(['workload', 'human', 'service'])).default([]),
+        claims: z.record(nonEmptyString, z.union([claimValue, z.array(claimValue).min(1)])).default({}),
+      })
+      .superRefine((subjects, ctx) => {
+        // An empty subject list would match nobody; almost certainly a mistake, so say so.
+        if (subjects.groups.length + subjects.ids.length + subjects.kinds.length === 0) {
+          reject(ctx, 'list at least one of groups, ids or kinds');
+        }
+      }),
+    connections: z
+      .array(nonEmptyString)
+      .default([])
+      .transform((names, ctx): PolicyConfig['connections'] => {
+        if (!names.includes('*')) return names;
+        return names.length === 1 ? '*' : reject(ctx, '"*" already matches every connection; list it alone');
+      }),
+    connectionTags: z.array(nonEmptyString).default([]),
+    default: actionSchema.default('allow'),
+    rules: z.array(ruleSchema).default([]),
+    guardrails: guardrailsSchema,
+    allowedFunctions: z.array(nonEmptyString).optional(),
+    limits: policyLimitsSchema,
+  })
+  .superRefine((policy, ctx) => {
+    if (policy.connections !== '*' && policy.connections.length === 0 && policy.connectionTags.length === 0) {
+      reject(ctx, 'list connection names (or "*" for all) in connections, or tags in connectionTags', [
+        'connections',
+      ]);
+    }
+  })
+  .transform(
+    ({ allowedFunctions, ...policy }): PolicyConfig => ({
+      ...policy,
+      ...(allowedFunctions === undefined ? {} : { allowedFunctions }),
+    }),
+  );
 
 const timeoutsSchema = z.strictObject({
   auth: duration({ zeroDisables: false }).default(10_000),
@@ -538,8 +639,39 @@ const identitySchema = z
     }),
   );
 
+/** The config format version this gateway reads; a newer file is refused rather than half-enforced. */
+export const CONFIG_VERSION = 1;
+
+/**
+ * Capabilities a file can insist on with `requires`. A gateway that does not know one refuses to
+ * start, so an older release never silently ignores a rule it cannot enforce.
+ */
+export const CONFIG_FEATURES = [
+  'statement-rules',
+  'guardrails',
+  'allowed-functions',
+  'claims',
+  'connection-tags',
+  'row-limits',
+] as const;
+
 export const configSchema = z
   .strictObject({
+    version: z
+      .int()
+      .min(1)
+      .refine((v) => v <= CONFIG_VERSION, {
+        error: `this gateway reads config version ${CONFIG_VERSION}; upgrade Sluice to use a newer file`,
+      })
+      .default(CONFIG_VERSION),
+    requires: z
+      .array(
+        z.string().refine((f) => (CONFIG_FEATURES as readonly string[]).includes(f), {
+          error: (issue) =>
+            `this gateway cannot enforce "${String(issue.input)}" (it knows ${CONFIG_FEATURES.join(', ')}); upgrade Sluice or remove it`,
+        }),
+      )
+      .default([]),
     listen: z
       .strictObject({
         postgres: listenerSchema.default({ address: { host: '127.0.0.1', port: 15432 }, tls: 'required' }),
@@ -567,7 +699,15 @@ export const configSchema = z
       .prefault({}),
   })
   .transform(
-    ({ storePassword, dataDir, timeouts, vault, ...rest }): SluiceConfig => ({
+    ({
+      storePassword,
+      dataDir,
+      timeouts,
+      vault,
+      version: _version,
+      requires: _requires,
+      ...rest
+    }): SluiceConfig => ({
       ...rest,
       ...(vault === undefined ? {} : { vault }),
       store:

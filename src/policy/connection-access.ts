@@ -8,10 +8,14 @@
  */
 import type { Principal, PrincipalKind } from '../identity/principal.ts';
 
+export type ClaimValue = string | number | boolean;
+
 export interface PolicySubjects {
   readonly groups?: readonly string[] | undefined;
   readonly ids?: readonly string[] | undefined;
   readonly kinds?: readonly PrincipalKind[] | undefined;
+  /** Every listed claim must hold: equal to the value (or one of the values), or contain it. */
+  readonly claims?: Readonly<Record<string, ClaimValue | readonly ClaimValue[]>> | undefined;
 }
 
 export interface ConnectionPolicy {
@@ -19,6 +23,14 @@ export interface ConnectionPolicy {
   readonly subjects: PolicySubjects;
   /** Connection names, or `'*'` for every connection, including ones added later. */
   readonly connections: '*' | readonly string[];
+  /** Connections carrying any of these tags are granted too. */
+  readonly connectionTags?: readonly string[] | undefined;
+}
+
+/** The connection a session asks for, as policies see it. */
+export interface ConnectionRef {
+  readonly name: string;
+  readonly tags: readonly string[];
 }
 
 export type ConnectionAccess =
@@ -37,20 +49,48 @@ export function subjectMatches(subjects: PolicySubjects, principal: Principal): 
     given &&
     listMatches(subjects.groups, (group) => principal.groups.includes(group)) &&
     listMatches(subjects.ids, (id) => id === principal.id) &&
-    listMatches(subjects.kinds, (kind) => kind === principal.kind)
+    listMatches(subjects.kinds, (kind) => kind === principal.kind) &&
+    claimsMatch(subjects.claims, principal.claims)
+  );
+}
+
+function claimsMatch(
+  conditions: PolicySubjects['claims'],
+  claims: Readonly<Record<string, unknown>>,
+): boolean {
+  if (conditions === undefined) return true;
+  return Object.entries(conditions).every(([name, expected]) => {
+    const wanted: readonly ClaimValue[] = Array.isArray(expected) ? expected : [expected as ClaimValue];
+    const actual = claims[name];
+    const values: readonly unknown[] = Array.isArray(actual) ? actual : [actual];
+    return values.some((value) => wanted.includes(value as ClaimValue));
+  });
+}
+
+function grantsConnection(policy: ConnectionPolicy, connection: ConnectionRef): boolean {
+  return (
+    policy.connections === '*' ||
+    policy.connections.includes(connection.name) ||
+    (policy.connectionTags ?? []).some((tag) => connection.tags.includes(tag))
+  );
+}
+
+/** Every policy that applies to this principal on this connection, in file order. */
+export function applicablePolicies<P extends ConnectionPolicy>(
+  policies: readonly P[],
+  principal: Principal,
+  connection: ConnectionRef,
+): P[] {
+  return policies.filter(
+    (policy) => subjectMatches(policy.subjects, principal) && grantsConnection(policy, connection),
   );
 }
 
 export function authorizeConnection(
   policies: readonly ConnectionPolicy[],
   principal: Principal,
-  connectionName: string,
+  connection: ConnectionRef,
 ): ConnectionAccess {
-  for (const policy of policies) {
-    if (!subjectMatches(policy.subjects, principal)) continue;
-    if (policy.connections === '*' || policy.connections.includes(connectionName)) {
-      return { allowed: true, policy: policy.name };
-    }
-  }
-  return { allowed: false };
+  const first = applicablePolicies(policies, principal, connection)[0];
+  return first === undefined ? { allowed: false } : { allowed: true, policy: first.name };
 }

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig, type SluiceConfig } from '../../src/config/load.ts';
 import { parseSecretRef, resolveSecret } from '../../src/config/secret-ref.ts';
 import { GatewayError } from '../../src/core/errors.ts';
+import { GUARDRAIL_NAMES } from '../../src/policy/guardrails.ts';
 
 const MINIMAL = `listen:
   postgres: 127.0.0.1:15432
@@ -68,7 +69,20 @@ describe('parseConfig: valid files', () => {
           tags: [],
         },
       ],
-      policies: [{ name: 'ci-app', subjects: { groups: ['ci'], ids: [], kinds: [] }, connections: ['app'] }],
+      policies: [
+        {
+          name: 'ci-app',
+          subjects: { groups: ['ci'], ids: [], kinds: [], claims: {} },
+          connections: ['app'],
+          connectionTags: [],
+          default: 'allow',
+          rules: [],
+          guardrails: Object.fromEntries(
+            GUARDRAIL_NAMES.map((name) => [name, { action: 'deny', except: [] }]),
+          ),
+          limits: {},
+        },
+      ],
       identity: {
         oidc: [],
         revalidateEveryMs: 60_000,
@@ -392,8 +406,63 @@ describe('parseConfig: every problem with its path and position', () => {
         'sluice.yaml:7:53 policies[1].connections: "*" already matches every connection; list it alone',
       ]);
       expect(policy('  - { name: p, subjects: { ids: [x] }, connections: [] }')).toEqual([
-        'sluice.yaml:6:53 policies[0].connections: list connection names, or "*" for all',
+        'sluice.yaml:6:53 policies[0].connections: list connection names (or "*" for all) in connections, or tags in connectionTags',
       ]);
+    });
+
+    it('reads statement rules, guardrails and limits, and rejects what it cannot enforce', () => {
+      const config = parseConfig(
+        lines(
+          MINIMAL.trimEnd(),
+          '    default: deny',
+          '    connectionTags: [prod]',
+          '    rules:',
+          '      - { name: reads, action: allow, effects: [read], tables: ["public.*"] }',
+          '      - { action: review, kinds: [IndexStmt], reason: indexes need a DBA }',
+          '    guardrails:',
+          '      destructiveDdl: review',
+          '      sideEffectFunctions: { except: [pg_sleep] }',
+          '    allowedFunctions: [count, now]',
+          '    limits: { rowsPerStatement: 100, bytesPerSession: 1MiB, rowsPerMinute: 100 }',
+        ),
+        'sluice.yaml',
+      );
+      const [policy] = config.policies;
+      expect(policy).toMatchObject({
+        default: 'deny',
+        connectionTags: ['prod'],
+        rules: [
+          { name: 'reads', action: 'allow', effects: ['read'], tables: ['public.*'] },
+          { action: 'review', kinds: ['IndexStmt'], reason: 'indexes need a DBA' },
+        ],
+        allowedFunctions: ['count', 'now'],
+        limits: { rowsPerStatement: 100, bytesPerSession: 1024 * 1024, rowsPerMinute: 100 },
+      });
+      expect(policy?.guardrails.destructiveDdl).toEqual({ action: 'review', except: [] });
+      expect(policy?.guardrails.sideEffectFunctions).toEqual({ action: 'deny', except: ['pg_sleep'] });
+      expect(policy?.guardrails.doBlocks).toEqual({ action: 'deny', except: [] });
+
+      const bad = (...extra: string[]) => problems(lines(MINIMAL.trimEnd(), ...extra));
+      expect(bad('    guardrails: { doBlocks: { action: allow, except: [x] }, nope: allow }')).toEqual([
+        expect.stringContaining('policies[0].guardrails.doBlocks.except: doBlocks takes no "except" list'),
+        expect.stringContaining('policies[0].guardrails.nope: unknown key'),
+      ]);
+      expect(bad('    rules: [{ action: maybe, effects: [everything] }]')).toEqual([
+        expect.stringContaining('policies[0].rules[0].action: expected one of allow|review|deny'),
+        expect.stringContaining('policies[0].rules[0].effects[0]: expected one of read|write'),
+      ]);
+    });
+
+    it('refuses a newer config version or a feature this gateway cannot enforce', () => {
+      expect(problems(lines('version: 2', MINIMAL))).toEqual([
+        expect.stringContaining('version: this gateway reads config version 1; upgrade Sluice'),
+      ]);
+      expect(problems(lines('version: 1', 'requires: [row-limits, masking]', MINIMAL))).toEqual([
+        expect.stringContaining('requires[1]: this gateway cannot enforce "masking"'),
+      ]);
+      expect(
+        parseConfig(lines('version: 1', 'requires: [guardrails, row-limits]', MINIMAL), 'x.yaml').policies,
+      ).toHaveLength(1);
     });
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/identity/principal.ts';
 import {
+  applicablePolicies,
   authorizeConnection,
   type ConnectionPolicy,
   subjectMatches,
@@ -69,6 +70,8 @@ describe('subjectMatches', () => {
   });
 });
 
+const conn = (name: string, tags: string[] = []) => ({ name, tags });
+
 describe('authorizeConnection', () => {
   const policies: ConnectionPolicy[] = [
     policy('ci-orders', { groups: ['ci'] }, ['orders']),
@@ -77,32 +80,32 @@ describe('authorizeConnection', () => {
   ];
 
   it('grants a listed connection and names the policy that granted it', () => {
-    expect(authorizeConnection(policies, principal(), 'orders')).toEqual({
+    expect(authorizeConnection(policies, principal(), conn('orders'))).toEqual({
       allowed: true,
       policy: 'ci-orders',
     });
   });
 
   it('refuses a connection the matching policy does not list', () => {
-    expect(authorizeConnection(policies, principal(), 'analytics')).toEqual({ allowed: false });
+    expect(authorizeConnection(policies, principal(), conn('analytics'))).toEqual({ allowed: false });
   });
 
   it('ORs within a connection list', () => {
     const analyst = principal({ groups: ['data'], kind: 'human' });
-    expect(authorizeConnection(policies, analyst, 'analytics').allowed).toBe(true);
-    expect(authorizeConnection(policies, analyst, 'reporting').allowed).toBe(true);
-    expect(authorizeConnection(policies, analyst, 'orders').allowed).toBe(false);
+    expect(authorizeConnection(policies, analyst, conn('analytics')).allowed).toBe(true);
+    expect(authorizeConnection(policies, analyst, conn('reporting')).allowed).toBe(true);
+    expect(authorizeConnection(policies, analyst, conn('orders')).allowed).toBe(false);
   });
 
   it('ANDs subject fields: the right group but the wrong kind gets nothing', () => {
     const bot = principal({ groups: ['data'], kind: 'workload' });
-    expect(authorizeConnection(policies, bot, 'analytics')).toEqual({ allowed: false });
+    expect(authorizeConnection(policies, bot, conn('analytics'))).toEqual({ allowed: false });
   });
 
   it("'*' grants every connection, including names no policy mentions", () => {
     const alice = principal({ id: 'oidc:https://idp.example.com#alice', kind: 'human', groups: [] });
     for (const connection of ['orders', 'analytics', 'added-later', '*']) {
-      expect(authorizeConnection(policies, alice, connection)).toEqual({
+      expect(authorizeConnection(policies, alice, conn(connection))).toEqual({
         allowed: true,
         policy: 'oncall-everything',
       });
@@ -112,20 +115,22 @@ describe('authorizeConnection', () => {
   it("a connection literally named '*' in a list is not a wildcard", () => {
     const literal = [policy('odd', { groups: ['ci'] }, ['*', 'orders'])];
     // The config forbids mixing '*' with names; the evaluator only treats the bare '*' value as all.
-    expect(authorizeConnection(literal, principal(), 'payments')).toEqual({ allowed: false });
+    expect(authorizeConnection(literal, principal(), conn('payments'))).toEqual({ allowed: false });
   });
 
   it('has no default allow', () => {
-    expect(authorizeConnection([], principal(), 'orders')).toEqual({ allowed: false });
-    expect(authorizeConnection(policies, principal({ groups: [] }), 'orders')).toEqual({ allowed: false });
-    expect(authorizeConnection(policies, principal({ groups: ['unknown'] }), 'orders')).toEqual({
+    expect(authorizeConnection([], principal(), conn('orders'))).toEqual({ allowed: false });
+    expect(authorizeConnection(policies, principal({ groups: [] }), conn('orders'))).toEqual({
+      allowed: false,
+    });
+    expect(authorizeConnection(policies, principal({ groups: ['unknown'] }), conn('orders'))).toEqual({
       allowed: false,
     });
   });
 
   it('a policy with empty subjects grants nothing, even with connections: *', () => {
     const open = [policy('open', {}, '*'), policy('open-empty', { groups: [], ids: [], kinds: [] }, '*')];
-    expect(authorizeConnection(open, principal(), 'orders')).toEqual({ allowed: false });
+    expect(authorizeConnection(open, principal(), conn('orders'))).toEqual({ allowed: false });
   });
 
   it('the first policy that grants wins; a non-granting match does not stop the search', () => {
@@ -134,15 +139,50 @@ describe('authorizeConnection', () => {
       policy('ci-orders-1', { groups: ['ci'] }, ['orders']),
       policy('ci-orders-2', { kinds: ['service'] }, ['orders']),
     ];
-    expect(authorizeConnection(layered, principal(), 'orders')).toEqual({
+    expect(authorizeConnection(layered, principal(), conn('orders'))).toEqual({
       allowed: true,
       policy: 'ci-orders-1',
     });
   });
 
   it('matches connection names exactly', () => {
-    expect(authorizeConnection(policies, principal(), 'Orders').allowed).toBe(false);
-    expect(authorizeConnection(policies, principal(), 'orders2').allowed).toBe(false);
-    expect(authorizeConnection(policies, principal(), '').allowed).toBe(false);
+    expect(authorizeConnection(policies, principal(), conn('Orders')).allowed).toBe(false);
+    expect(authorizeConnection(policies, principal(), conn('orders2')).allowed).toBe(false);
+    expect(authorizeConnection(policies, principal(), conn('')).allowed).toBe(false);
+  });
+
+  it('grants by connection tag, and lists every applicable policy in file order', () => {
+    const tagged = [
+      policy('by-name', { groups: ['ci'] }, ['orders']),
+      { ...policy('by-tag', { groups: ['ci'] }, []), connectionTags: ['prod'] },
+    ];
+    expect(authorizeConnection(tagged, principal(), conn('billing', ['prod'])).allowed).toBe(true);
+    expect(authorizeConnection(tagged, principal(), conn('billing', ['staging'])).allowed).toBe(false);
+    expect(applicablePolicies(tagged, principal(), conn('orders', ['prod'])).map((p) => p.name)).toEqual([
+      'by-name',
+      'by-tag',
+    ]);
+  });
+});
+
+describe('claim conditions', () => {
+  const subjects = { groups: ['ci'], claims: { repository: ['org/app', 'org/api'], email_verified: true } };
+
+  it('requires every listed claim; a list means any of its values; a list claim may contain the value', () => {
+    const ok = principal({ claims: { repository: 'org/api', email_verified: true } });
+    expect(subjectMatches(subjects, ok)).toBe(true);
+    expect(
+      subjectMatches(subjects, principal({ claims: { repository: 'org/other', email_verified: true } })),
+    ).toBe(false);
+    expect(subjectMatches(subjects, principal({ claims: { repository: 'org/app' } }))).toBe(false);
+    expect(
+      subjectMatches(subjects, principal({ claims: { repository: 'org/app', email_verified: 'true' } })),
+    ).toBe(false);
+    expect(
+      subjectMatches(
+        { groups: ['ci'], claims: { amr: 'mfa' } },
+        principal({ claims: { amr: ['pwd', 'mfa'] } }),
+      ),
+    ).toBe(true);
   });
 });
