@@ -17,7 +17,8 @@ import { AuthThrottle, credentialPrefix, DEFAULT_THROTTLE } from '../identity/au
 import { CompositeAuthenticator, type CredentialValidity } from '../identity/composite-authenticator.ts';
 import { OidcAuthenticator } from '../identity/oidc.ts';
 import type { Principal } from '../identity/principal.ts';
-import { authorizeConnection } from '../policy/connection-access.ts';
+import { applicablePolicies } from '../policy/connection-access.ts';
+import { compilePolicy } from '../policy/statement-policy.ts';
 import { CancelRegistry } from '../protocols/postgres/cancel.ts';
 import { type PostgresListener, startPostgresListener } from '../protocols/postgres/listener.ts';
 import type {
@@ -26,10 +27,13 @@ import type {
   UpstreamTarget,
 } from '../protocols/postgres/ports.ts';
 import type { PostgresSession } from '../protocols/postgres/session.ts';
+import { analyze, initSqlParser } from '../sql/postgres/index.ts';
 import type { Store } from '../store/store.ts';
 import { openConfiguredVault, type Vault } from '../vault/index.ts';
 import { openConfiguredStore } from './configured-store.ts';
 import { PrometheusMetrics } from './prometheus-metrics.ts';
+import { RowRateLimiter, resultLimits } from './result-limits.ts';
+import { PolicyStatementGate } from './statement-gate.ts';
 import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
 
 export const VERSION = '0.1.0';
@@ -157,6 +161,14 @@ export async function startGateway(
       logger: logger.child({ component: 'vault' }),
     });
     const targets = await upstreamTargets(config, env, vault);
+    await initSqlParser();
+    const compiled = new Map(config.policies.map((policy) => [policy, compilePolicy(policy)]));
+    const tags = new Map(config.connections.map((c) => [c.name, c.tags]));
+    const rowRate = new RowRateLimiter();
+    const pruneRate = setInterval(() => rowRate.prune(), 60_000);
+    pruneRate.unref();
+    closers.unshift(async () => clearInterval(pruneRate));
+    const statementLog = logger.child({ component: 'policy' });
 
     const authorize = (principal: Principal, connectionName: string): ConnectionDecision => {
       const target = targets.get(connectionName);
@@ -168,8 +180,12 @@ export async function startGateway(
           }),
         };
       }
-      const access = authorizeConnection(config.policies, principal, connectionName);
-      if (!access.allowed) {
+      const policies = applicablePolicies(config.policies, principal, {
+        name: connectionName,
+        tags: tags.get(connectionName) ?? [],
+      });
+      const first = policies[0];
+      if (first === undefined) {
         return {
           allowed: false,
           error: new ClientFacingError(
@@ -181,7 +197,15 @@ export async function startGateway(
           ),
         };
       }
-      return { allowed: true, target, policy: access.policy };
+      const gate = new PolicyStatementGate({
+        principal,
+        connection: connectionName,
+        policies: policies.map((policy) => compiled.get(policy) ?? compilePolicy(policy)),
+        analyze,
+        limits: resultLimits(policies, principal.id, rowRate),
+        logger: statementLog,
+      });
+      return { allowed: true, target, policy: first.name, gate };
     };
 
     const authenticator = new CompositeAuthenticator({

@@ -26,9 +26,53 @@ export interface UpstreamTarget {
   readonly requireScram: boolean;
 }
 
+/** The policy layer's answer for one client message. */
+export type GateVerdict =
+  | { readonly allowed: true }
+  | { readonly allowed: false; readonly error: ClientFacingError };
+
+/**
+ * Result caps for a session (the bulk-extraction guard). The session counts; the gateway decides
+ * the numbers and keeps the per-principal rate shared across sessions.
+ */
+export interface ResultLimits {
+  readonly rowsPerStatement?: number | undefined;
+  readonly rowsPerSession?: number | undefined;
+  readonly bytesPerSession?: number | undefined;
+  /** Takes `rows` from the principal's per-minute budget; false when that would exceed it. */
+  readonly takeRows?: ((rows: number) => boolean) | undefined;
+  /** The refusal to send when a limit is hit (53400, naming the limit and the policy). */
+  exceeded(
+    limit: 'rowsPerStatement' | 'rowsPerSession' | 'bytesPerSession' | 'rowsPerMinute',
+  ): ClientFacingError;
+}
+
+/**
+ * Judges every statement before it reaches the server, for one session. It follows the server's
+ * statement lifecycle (named and unnamed statements, SQL-level PREPARE/EXECUTE and cursors), so
+ * the session reports each message that creates or drops one.
+ */
+export interface StatementGate {
+  /** A simple-protocol Query: every statement in it is judged; any refusal refuses the whole. */
+  query(sql: string): GateVerdict;
+  /** A Parse message; `name` '' is the unnamed statement, which a later Parse replaces. */
+  parse(name: string, sql: string): GateVerdict;
+  /** A Close of a prepared statement was forwarded. */
+  closeStatement(name: string): void;
+  /** A FunctionCall message: a function called by OID, with no SQL to judge. */
+  functionCall(): GateVerdict;
+  /** Undefined when no policy of the session sets a limit. */
+  readonly limits: ResultLimits | undefined;
+}
+
 /** The gateway's answer to "may this principal use that connection?". */
 export type ConnectionDecision =
-  | { readonly allowed: true; readonly target: UpstreamTarget; readonly policy: string }
+  | {
+      readonly allowed: true;
+      readonly target: UpstreamTarget;
+      readonly policy: string;
+      readonly gate: StatementGate;
+    }
   | { readonly allowed: false; readonly error: ClientFacingError };
 
 /**

@@ -14,7 +14,7 @@
  * Every refusal is a native ErrorResponse with a SQLSTATE; protocol garbage closes the connection;
  * nothing here throws past the session, so one bad client cannot hurt the process.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { ClientFacingError, ProtocolError } from '../../core/errors.ts';
@@ -24,6 +24,7 @@ import type { Principal } from '../../identity/principal.ts';
 import type { IssuedKey } from './cancel.ts';
 import { decodeErrorResponse, type NoticeFields } from './codec/backend/error-response.ts';
 import { encodeBackendMessage } from './codec/backend/index.ts';
+import { decodeParameterStatus } from './codec/backend/parameter-status.ts';
 import { decodeReadyForQuery } from './codec/backend/ready-for-query.ts';
 import { decodeFrontendMessage, encodeFrontendMessage } from './codec/frontend/index.ts';
 import {
@@ -36,7 +37,14 @@ import type { StartupMessage } from './codec/frontend/startup-message.ts';
 import { BackendTag, FrontendTag } from './codec/message-type.ts';
 import { FrameReader } from './frame-reader.ts';
 import { frontendLimits, MessageFramer } from './framer.ts';
-import type { PostgresSessionPorts, SessionLimits, SessionTimeouts, UpstreamTarget } from './ports.ts';
+import type {
+  PostgresSessionPorts,
+  ResultLimits,
+  SessionLimits,
+  SessionTimeouts,
+  StatementGate,
+  UpstreamTarget,
+} from './ports.ts';
 import { ReadyTracker } from './ready-tracker.ts';
 import { parseStartupParameters, type StartupRequest } from './startup-parameters.ts';
 import { toErrorResponse } from './to-error-response.ts';
@@ -48,6 +56,13 @@ import {
 } from './upstream.ts';
 
 const PROTOCOL = 'postgres';
+/** Refused statements awaiting their server error; more than this unsynced is not a real client. */
+const MAX_PENDING_REFUSALS = 10_000;
+/** Settings the gateway's parser depends on (SECURITY.md §2): the session ends if they change. */
+const PINNED_PARAMETERS: Readonly<Record<string, string>> = {
+  standard_conforming_strings: 'on',
+  client_encoding: 'UTF8',
+};
 const SSL_YES = Buffer.from('S');
 const SSL_NO = Buffer.from('N');
 
@@ -126,6 +141,28 @@ export class PostgresSession {
   #target: UpstreamTarget | undefined;
   #issuedKey: IssuedKey | undefined;
   #principal: Principal | undefined;
+  #gate: StatementGate | undefined;
+  #limits: ResultLimits | undefined;
+
+  /**
+   * A refused statement is replaced, in place, by one the server rejects with a syntax error
+   * naming a per-session token; that error comes back in order and is swapped for the refusal.
+   * So the server itself does everything an error implies (skip to Sync, abort the transaction,
+   * one ReadyForQuery), and the refused SQL never reaches it.
+   */
+  readonly #refusalToken = `sluice_blocked_${randomBytes(8).toString('hex')}_`;
+  #refusalSeq = 0;
+  readonly #pendingRefusals = new Map<string, ClientFacingError>();
+
+  /** Result rows and bytes relayed (for the limits), and the statement's own row count. */
+  #statementRows = 0;
+  #sessionRows = 0;
+  #sessionBytes = 0;
+  /**
+   * Set when a limit was hit: rows are dropped, the statement is cancelled, its ending is
+   * replaced by this error, and client messages wait until the server is ready again.
+   */
+  #limitStop: { error: ClientFacingError; reported: boolean; cancelDone: boolean } | undefined;
 
   /** ReadyForQuery messages the server still owes; zero means the connection is idle. */
   readonly #ready = new ReadyTracker();
@@ -351,6 +388,8 @@ export class PostgresSession {
       throw decision.error;
     }
     this.#target = decision.target;
+    this.#gate = decision.gate;
+    this.#limits = decision.gate.limits;
     await this.#openUpstream(request, decision.target);
     if (this.#phase !== 'handshake') {
       // The deadline fired (or the client left) while the upstream login was in flight.
@@ -399,6 +438,11 @@ export class PostgresSession {
     const greeting = new OutputBatch();
     greeting.add(encodeBackendMessage({ type: 'AuthenticationOk' }));
     for (const { name, value } of upstream.parameters) {
+      const unpinned = unpinnedSetting(name, value);
+      if (unpinned) {
+        this.#fail(unpinned);
+        return;
+      }
       greeting.add(encodeBackendMessage({ type: 'ParameterStatus', name, value }));
     }
     const upstreamKey = upstream.backendKey;
@@ -445,22 +489,39 @@ export class PostgresSession {
 
   #forwardClientFrames(): void {
     const upstream = this.#upstream;
-    if (!upstream) return;
+    const gate = this.#gate;
+    if (!upstream || !gate) return;
+    if (this.#limitStop) {
+      // While a limit stop drains, the next messages wait: a late cancel must not hit them.
+      this.#pauseClient();
+      return;
+    }
     for (let frame = this.#framer.next(); frame; frame = this.#framer.next()) {
       // Decoding validates every message before the server sees it (fail closed on garbage).
       const message = decodeFrontendMessage(frame.tag, frame.payload);
       switch (message.type) {
-        case 'Query':
+        case 'Query': {
           this.#ready.query();
           this.#statements++;
+          const verdict = gate.query(message.query);
+          if (!verdict.allowed) {
+            this.#toUpstream.add(
+              encodeFrontendMessage({ type: 'Query', query: this.#refusal(verdict.error) }),
+            );
+            continue;
+          }
           break;
+        }
         case 'Execute':
           this.#ready.extended();
           this.#statements++;
           break;
+        case 'Close':
+          if (message.kind === 'S') gate.closeStatement(message.name);
+          this.#ready.extended();
+          break;
         case 'Bind':
         case 'Describe':
-        case 'Close':
         case 'Flush':
           this.#ready.extended();
           break;
@@ -481,13 +542,25 @@ export class PostgresSession {
             );
           }
           this.#ready.extended();
+          if (!this.#parseAllowed(message.name, message.query, gate)) continue;
           break;
         case 'Sync':
           this.#ready.sync();
           break;
-        case 'FunctionCall':
+        case 'FunctionCall': {
           this.#ready.functionCall();
+          this.#statements++;
+          const verdict = gate.functionCall();
+          if (!verdict.allowed) {
+            // A failed FunctionCall and a failed Query get the same replies: ErrorResponse, then
+            // ReadyForQuery (or nothing, inside a failed extended batch).
+            this.#toUpstream.add(
+              encodeFrontendMessage({ type: 'Query', query: this.#refusal(verdict.error) }),
+            );
+            continue;
+          }
           break;
+        }
         case 'Terminate':
           this.#toUpstream.addRange(frame.source, frame.start, frame.end);
           this.#toUpstream.writeTo(upstream.socket);
@@ -501,10 +574,43 @@ export class PostgresSession {
       this.#toUpstream.addRange(frame.source, frame.start, frame.end);
     }
     this.#partialSince = this.#framer.pendingBytes > 0 ? this.#partialSince || Date.now() : 0;
-    if (!this.#toUpstream.writeTo(upstream.socket) && !this.#clientPaused) {
-      this.#clientPaused = true;
-      this.#client.pause();
+    if (!this.#toUpstream.writeTo(upstream.socket)) this.#pauseClient();
+  }
+
+  /** A refused Parse is replaced by a stand-in under the same name (see #refusal). */
+  #parseAllowed(name: string, sql: string, gate: StatementGate): boolean {
+    const verdict = gate.parse(name, sql);
+    if (verdict.allowed) return true;
+    const query = this.#refusal(verdict.error);
+    this.#toUpstream.add(encodeFrontendMessage({ type: 'Parse', name, query, parameterTypes: [] }));
+    return false;
+  }
+
+  #pauseClient(): void {
+    if (this.#clientPaused) return;
+    this.#clientPaused = true;
+    this.#client.pause();
+  }
+
+  /** Registers a refusal and returns the SQL that makes the server fail in its place. */
+  #refusal(error: ClientFacingError): string {
+    if (this.#pendingRefusals.size >= MAX_PENDING_REFUSALS) {
+      throw new ProtocolError('too many refused statements without a Sync');
     }
+    const token = `${this.#refusalToken}${++this.#refusalSeq}`;
+    this.#pendingRefusals.set(token, error);
+    return token;
+  }
+
+  /** The refusal whose stand-in statement caused this server error, if any. */
+  #takeRefusal(fields: NoticeFields): ClientFacingError | undefined {
+    const message = fields.M ?? '';
+    const at = message.indexOf(this.#refusalToken);
+    if (at < 0) return undefined;
+    const token = /^sluice_blocked_[0-9a-f]+_\d+/.exec(message.slice(at))?.[0] ?? '';
+    const error = this.#pendingRefusals.get(token);
+    this.#pendingRefusals.delete(token);
+    return error;
   }
 
   #onUpstreamData = (chunk: Buffer): void => {
@@ -526,19 +632,57 @@ export class PostgresSession {
           this.#transactionStatus = decodeReadyForQuery(frame.payload).status;
           this.#ready.readyForQuery();
           this.#lastActivity = Date.now();
+          this.#statementRows = 0;
+          // Stand-ins the server skipped (inside a failed batch) will never come back.
+          if (this.#ready.outstanding === 0) this.#pendingRefusals.clear();
+          if (this.#limitStop) this.#limitStopReady();
           break;
+        case BackendTag.DataRow:
+        case BackendTag.CopyData:
+          if (this.#limits !== undefined && !this.#admitRow(frame.end - frame.start)) continue;
+          break;
+        case BackendTag.CommandComplete:
+        case BackendTag.EmptyQueryResponse:
+        case BackendTag.PortalSuspended:
+          if (this.#limitStop) {
+            this.#reportLimit();
+            continue;
+          }
+          if (frame.tag !== BackendTag.PortalSuspended) this.#statementRows = 0;
+          break;
+        case BackendTag.ParameterStatus: {
+          const { name, value } = decodeParameterStatus(frame.payload);
+          const unpinned = unpinnedSetting(name, value);
+          if (unpinned) throw unpinned;
+          break;
+        }
         case BackendTag.BackendKeyData:
           // Only ever valid during login; forwarding one would reveal the upstream's cancel key.
           this.#log.warn('upstream sent BackendKeyData after login; dropped');
           continue;
-        case BackendTag.ErrorResponse:
-          this.#upstreamSentFatal ||= isFatal(decodeErrorResponse(frame.payload).fields);
+        case BackendTag.ErrorResponse: {
+          const { fields } = decodeErrorResponse(frame.payload);
+          this.#upstreamSentFatal ||= isFatal(fields);
           this.#ready.error();
+          this.#statementRows = 0;
+          if (this.#limitStop && !this.#upstreamSentFatal) {
+            this.#reportLimit();
+            continue;
+          }
+          const refusal = this.#pendingRefusals.size > 0 ? this.#takeRefusal(fields) : undefined;
+          if (refusal) {
+            this.#toClient.add(toErrorResponse(refusal, 'ERROR'));
+            continue;
+          }
+          break;
+        }
+        default:
+          // While a limit stop drains, the rest of the cancelled batch is not the caller's to see.
+          if (this.#limitStop) continue;
           break;
         case BackendTag.CopyInResponse:
           this.#ready.copyInStarted();
-          break;
-        default:
+          if (this.#limitStop) continue;
           break;
       }
       this.#toClient.addRange(frame.source, frame.start, frame.end);
@@ -546,6 +690,75 @@ export class PostgresSession {
     if (!this.#toClient.writeTo(this.#client) && !this.#upstreamPaused) {
       this.#upstreamPaused = true;
       upstream.socket.pause();
+    }
+  }
+
+  // ---- result limits (bulk-extraction guard) --------------------------------------------------
+
+  /** Counts one result row; false when it must not be relayed (a limit is, or was just, hit). */
+  #admitRow(bytes: number): boolean {
+    const limits = this.#limits;
+    if (!limits || this.#limitStop) return !this.#limitStop;
+    this.#statementRows++;
+    this.#sessionRows++;
+    this.#sessionBytes += bytes;
+    const hit =
+      limits.rowsPerStatement !== undefined && this.#statementRows > limits.rowsPerStatement
+        ? 'rowsPerStatement'
+        : limits.rowsPerSession !== undefined && this.#sessionRows > limits.rowsPerSession
+          ? 'rowsPerSession'
+          : limits.bytesPerSession !== undefined && this.#sessionBytes > limits.bytesPerSession
+            ? 'bytesPerSession'
+            : limits.takeRows !== undefined && !limits.takeRows(1)
+              ? 'rowsPerMinute'
+              : undefined;
+    if (hit === undefined) return true;
+    this.#startLimitStop(limits.exceeded(hit));
+    return false;
+  }
+
+  /** Stops relaying rows and cancels the statement upstream; its ending becomes `error`. */
+  #startLimitStop(error: ClientFacingError): void {
+    const stop = { error, reported: false, cancelDone: false };
+    this.#limitStop = stop;
+    this.#log.info({ sqlstate: error.sqlstate, reason: error.message }, 'result limit reached');
+    const upstream = this.#upstream;
+    if (!upstream?.backendKey || !this.#target) {
+      // Without a cancel key the only way to stop the statement is to drop the connection.
+      this.#terminate(error, 'result limit reached (no cancel key)');
+      return;
+    }
+    sendUpstreamCancel(this.#target, upstream.backendKey)
+      .catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'upstream cancel failed'))
+      .finally(() => {
+        stop.cancelDone = true;
+        if (this.#limitStop === stop && this.#ready.outstanding === 0) this.#limitStopReady();
+      });
+  }
+
+  /** The cancelled statement's ending: the caller gets the limit error instead, once. */
+  #reportLimit(): void {
+    const stop = this.#limitStop;
+    if (!stop || stop.reported) return;
+    stop.reported = true;
+    this.#toClient.add(toErrorResponse(stop.error, 'ERROR'));
+  }
+
+  /**
+   * ReadyForQuery while stopped. Client messages resume only once the cancel request has been
+   * delivered, so a late cancel cannot hit the caller's next statement.
+   */
+  #limitStopReady(): void {
+    const stop = this.#limitStop;
+    if (!stop) return;
+    this.#reportLimit();
+    if (!stop.cancelDone || this.#ready.outstanding > 0) return;
+    this.#limitStop = undefined;
+    this.#resumeClient();
+    try {
+      this.#forwardClientFrames();
+    } catch (error) {
+      this.#fail(error);
     }
   }
 
@@ -655,6 +868,17 @@ export class PostgresSession {
 }
 
 const TERMINATE_FRAME = encodeFrontendMessage({ type: 'Terminate' });
+
+/** An error when the server reports a pinned setting at another value (the session must end). */
+function unpinnedSetting(name: string, value: string): ClientFacingError | undefined {
+  const pinned = PINNED_PARAMETERS[name];
+  if (pinned === undefined || value.toUpperCase() === pinned.toUpperCase()) return undefined;
+  return new ClientFacingError(
+    '08006',
+    `sluice: the database reported ${name}=${value}; the gateway requires ${pinned} and closed the session`,
+    { hint: 'Statements are judged as the server parses them, which depends on this setting.' },
+  );
+}
 
 function isFatal(fields: NoticeFields): boolean {
   const severity = fields.V ?? fields.S;

@@ -40,7 +40,12 @@ function rejected(parameter: string, why: string): ClientFacingError {
 export function parseStartupParameters(
   parameters: Readonly<Record<string, string>>,
 ): StartupRequest | ClientFacingError {
-  const upstreamParameters: Record<string, string> = { client_encoding: 'UTF8' };
+  // Pinned (SECURITY.md §2, session-setting differential): the gateway parses SQL as the server
+  // does only with these two, and startup parameters outrank ALTER ROLE/DATABASE … SET.
+  const upstreamParameters: Record<string, string> = {
+    client_encoding: 'UTF8',
+    standard_conforming_strings: 'on',
+  };
   const unsupportedProtocolOptions: string[] = [];
   for (const [name, value] of Object.entries(parameters)) {
     if (name === 'user' || name === 'database') continue;

@@ -1,0 +1,173 @@
+/**
+ * @module gateway/statement-gate
+ * The policy layer seen from one PostgreSQL session: statement facts (sql/) judged by the pure
+ * evaluator (policy/), plus the session state the server keeps and a statement's meaning depends
+ * on. `EXECUTE p` and `FETCH c` carry no SQL of their own, so they are judged as the statement
+ * that `PREPARE`/Parse or `DECLARE` stored under that name; a name the gateway never allowed is
+ * refused (fail closed).
+ *
+ * The maps are updated when a message is forwarded, not when the server confirms it, so they can
+ * only hold *more* allowed names than the server, never a name the server holds with other SQL:
+ * named statements cannot be redefined without DEALLOCATE or Close, both of which are tracked.
+ */
+import { ClientFacingError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Principal } from '../identity/principal.ts';
+import {
+  type CompiledPolicy,
+  judgeFunctionCall,
+  judgeStatements,
+  type Verdict,
+} from '../policy/statement-policy.ts';
+import type { GateVerdict, ResultLimits, StatementGate } from '../protocols/postgres/ports.ts';
+import type { StatementFacts } from '../sql/postgres/index.ts';
+
+export type Analyze = (sql: string) => readonly StatementFacts[];
+
+export interface StatementGateOptions {
+  readonly principal: Principal;
+  readonly connection: string;
+  readonly policies: readonly CompiledPolicy[];
+  readonly analyze: Analyze;
+  readonly limits: ResultLimits | undefined;
+  readonly logger: Logger;
+}
+
+const ALLOWED: GateVerdict = { allowed: true };
+
+export class PolicyStatementGate implements StatementGate {
+  readonly limits: ResultLimits | undefined;
+  readonly #options: StatementGateOptions;
+  /** Prepared statements by name ('' is the unnamed one), shared by Parse and SQL PREPARE. */
+  readonly #statements = new Map<string, StatementFacts>();
+  readonly #cursors = new Map<string, StatementFacts>();
+
+  constructor(options: StatementGateOptions) {
+    this.#options = options;
+    this.limits = options.limits;
+  }
+
+  query(sql: string): GateVerdict {
+    const facts = this.#resolve(this.#options.analyze(sql));
+    const verdict = judgeStatements(this.#options.policies, facts);
+    if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
+    for (const statement of facts) this.#track(statement);
+    return ALLOWED;
+  }
+
+  parse(name: string, sql: string): GateVerdict {
+    // The server drops the unnamed statement as soon as a new Parse for it arrives.
+    if (name === '') this.#statements.delete('');
+    const facts = this.#resolve(this.#options.analyze(sql));
+    const verdict = judgeStatements(this.#options.policies, facts);
+    if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
+    const [only, extra] = facts;
+    // More than one statement is refused by the server itself; it never becomes a statement.
+    if (only !== undefined && extra === undefined) {
+      if (!this.#statements.has(name)) this.#statements.set(name, only);
+      this.#track(only);
+    }
+    return ALLOWED;
+  }
+
+  closeStatement(name: string): void {
+    this.#statements.delete(name);
+  }
+
+  functionCall(): GateVerdict {
+    const verdict = judgeFunctionCall(this.#options.policies);
+    return verdict.action === 'allow' ? ALLOWED : this.#refuse(verdict, []);
+  }
+
+  /** EXECUTE and FETCH take the facts of what they run; unknown names stay unknown. */
+  #resolve(facts: readonly StatementFacts[]): readonly StatementFacts[] {
+    if (!facts.some((f) => f.prepared?.action === 'execute' || f.prepared?.action === 'fetch')) return facts;
+    return facts.map((f) => {
+      const action = f.prepared?.action;
+      const name = f.prepared?.name ?? '';
+      if (action === 'execute') {
+        // The walker marks EXECUTE itself unknown; anything else unknown in it stays unknown.
+        if (f.unknownNodes !== undefined || f.error !== undefined) return f;
+        return this.#asStored(f, this.#statements.get(name), `EXECUTE of prepared statement "${name}"`);
+      }
+      if (action === 'fetch') {
+        return this.#asStored(f, this.#cursors.get(name), `FETCH from cursor "${name}"`);
+      }
+      return f;
+    });
+  }
+
+  #asStored(f: StatementFacts, stored: StatementFacts | undefined, what: string): StatementFacts {
+    if (stored === undefined) {
+      return { ...f, effects: ['unknown'], unknownNodes: [`${what}, which the gateway has not allowed`] };
+    }
+    return {
+      ...stored,
+      kind: f.kind,
+      functions: [...new Set([...stored.functions, ...f.functions])].sort(),
+      ...(f.prepared === undefined ? {} : { prepared: f.prepared }),
+    };
+  }
+
+  /** Mirrors the server's SQL-level statement and cursor lifecycle for allowed statements. */
+  #track(f: StatementFacts): void {
+    const p = f.prepared;
+    if (p === undefined) return;
+    switch (p.action) {
+      case 'prepare':
+        if (p.name !== undefined && p.inner !== undefined && !this.#statements.has(p.name))
+          this.#statements.set(p.name, p.inner);
+        break;
+      case 'declare':
+        if (p.name !== undefined && p.inner !== undefined) this.#cursors.set(p.name, p.inner);
+        break;
+      case 'deallocate':
+        if (p.name === undefined) this.#statements.clear();
+        else this.#statements.delete(p.name);
+        break;
+      case 'close':
+        if (p.name === undefined) this.#cursors.clear();
+        else this.#cursors.delete(p.name);
+        break;
+      case 'discard':
+        // DISCARD ALL (the only form that resets everything) is the one that drops both.
+        if (f.settings.includes('*')) {
+          this.#statements.clear();
+          this.#cursors.clear();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  #refuse(verdict: Verdict, facts: readonly StatementFacts[]): GateVerdict {
+    const { principal, connection, logger } = this.#options;
+    logger.info(
+      {
+        principal: principal.id,
+        connection,
+        decision: verdict.action,
+        policy: verdict.policy,
+        rule: verdict.rule,
+        kinds: facts.map((f) => f.kind),
+      },
+      'statement refused',
+    );
+    return { allowed: false, error: refusalError(verdict) };
+  }
+}
+
+/** 42501 with the policy, the reason, and a hint that says what to do next. */
+export function refusalError(verdict: Verdict): ClientFacingError {
+  const policy =
+    verdict.policy === '' ? 'sluice: blocked by policy' : `sluice: blocked by policy "${verdict.policy}"`;
+  if (verdict.action === 'review') {
+    return new ClientFacingError('42501', `${policy}: approval required: ${verdict.reason}`, {
+      hint: `The ${verdict.rule} asks for review, and this gateway cannot hold statements for approval yet; ask an operator to run it or to relax the rule.`,
+    });
+  }
+  return new ClientFacingError('42501', `${policy}: ${verdict.reason}`, {
+    hint: `Refused by ${verdict.rule}; the statement was not sent to the database. Ask an operator if you need it.`,
+  });
+}
