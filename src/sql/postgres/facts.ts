@@ -83,4 +83,10 @@ export interface StatementFacts {
   unknownNodes?: string[];
   /** The parser's message when the text did not parse. */
   error?: string;
+  /**
+   * Some fact here depends on the value of a number or string literal (`WHERE 1 = 1` against
+   * `WHERE 1 = 2`, `set_config('role', …)`, `EXPLAIN (ANALYZE 'off')`, a parse error's message).
+   * The statement cache never shares such facts between texts that differ only in literals.
+   */
+  literalSensitive?: true;
 }

@@ -22,6 +22,8 @@ interface Acc {
   settings: Set<string>;
   destructive: boolean;
   unknownNodes: Set<string>;
+  /** Some fact above was read from a number or string literal's value (see `StatementFacts`). */
+  literalSensitive: boolean;
   copy?: CopyFact;
   transaction?: TransactionKind;
   prepared?: PreparedFact;
@@ -61,6 +63,8 @@ export function statementFacts(stmt: Node): StatementFacts {
 export function unknownFacts(kind: string, error: string): StatementFacts {
   const acc = emptyAcc(kind);
   acc.effects.add('unknown');
+  // The parser's message quotes the offending token, which may be a literal.
+  acc.literalSensitive = true;
   return { ...finish(acc), error };
 }
 
@@ -75,6 +79,7 @@ function emptyAcc(kind: string): Acc {
     settings: new Set(),
     destructive: kind.startsWith('Drop'),
     unknownNodes: new Set(),
+    literalSensitive: false,
   };
 }
 
@@ -94,6 +99,7 @@ function finish(acc: Acc): StatementFacts {
   if (acc.transaction !== undefined) facts.transaction = acc.transaction;
   if (acc.prepared !== undefined) facts.prepared = acc.prepared;
   if (acc.unknownNodes.size > 0) facts.unknownNodes = [...acc.unknownNodes].sort();
+  if (acc.literalSensitive) facts.literalSensitive = true;
   return facts;
 }
 
@@ -150,7 +156,11 @@ function recordTable(rv: RangeVar, access: 'read' | 'write', ctx: Ctx): void {
 function recordWrite(kind: WriteKind, rv: RangeVar | undefined, ctx: Ctx, where?: Node | 'n/a'): void {
   if (rv === undefined) return;
   const site: WriteSite = { kind, table: tableName(rv) };
-  if (where !== 'n/a') site.predicate = classifyPredicate(where);
+  if (where !== 'n/a') {
+    const { predicate, literalSensitive } = classifyPredicate(where);
+    site.predicate = predicate;
+    if (literalSensitive) ctx.acc.literalSensitive = true;
+  }
   ctx.acc.writes.push(site);
   ctx.acc.written.add(site.table);
 }
@@ -162,8 +172,10 @@ function recordCall(call: Json, ctx: Ctx): void {
   // set_config(name, value, is_local) is SET by another spelling (SECURITY.md §2, session differential).
   if (parts.at(-1)?.toLowerCase() === 'set_config') {
     const first = (call.args as Node[] | undefined)?.[0];
-    const setting = first !== undefined && 'A_Const' in first ? first.A_Const.sval?.sval : undefined;
+    const isLiteral = first !== undefined && 'A_Const' in first;
+    const setting = isLiteral ? first.A_Const.sval?.sval : undefined;
     ctx.acc.settings.add(setting === undefined ? '*' : setting.toLowerCase());
+    if (isLiteral) ctx.acc.literalSensitive = true;
   }
 }
 
@@ -192,29 +204,34 @@ function merge(into: Acc, inner: StatementFacts): void {
   for (const s of inner.settings) into.settings.add(s);
   for (const u of inner.unknownNodes ?? []) into.unknownNodes.add(u);
   into.destructive ||= inner.destructive;
+  into.literalSensitive ||= inner.literalSensitive === true;
   if (inner.copy !== undefined) into.copy = inner.copy;
   if (inner.prepared !== undefined) into.prepared ??= inner.prepared;
 }
 
-function isExplainAnalyze(options: Node[] | undefined): boolean {
+function isExplainAnalyze(options: Node[] | undefined, acc: Acc): boolean {
   return (options ?? []).some((o) => {
     if (!('DefElem' in o) || o.DefElem.defname !== 'analyze') return false;
     const arg = o.DefElem.arg;
     // `ANALYZE` alone or `ANALYZE <anything but an explicit false>` executes: fail closed.
     if (arg === undefined) return true;
+    // The AST cannot tell `ANALYZE off` from `ANALYZE 'off'` or `ANALYZE 0`: assume a literal.
+    acc.literalSensitive = true;
     const word =
       'String' in arg ? arg.String.sval : 'Integer' in arg ? String(arg.Integer.ival ?? 0) : undefined;
     return !['false', 'off', 'no', '0'].includes((word ?? 'true').toLowerCase());
   });
 }
 
-function copyFormat(options: Node[] | undefined): CopyFact['format'] {
+function copyFormat(options: Node[] | undefined, acc: Acc): CopyFact['format'] {
   for (const o of options ?? []) {
     if (!('DefElem' in o)) continue;
     const { defname, arg } = o.DefElem;
     // Old syntax spells the format as a bare option (`WITH BINARY`, `CSV`).
     if (defname === 'binary' || defname === 'csv') return defname;
     if (defname === 'format' && arg !== undefined && 'String' in arg) {
+      // `FORMAT 'csv'` is a string literal as often as a word.
+      acc.literalSensitive = true;
       const f = arg.String.sval?.toLowerCase();
       if (f === 'text' || f === 'csv' || f === 'binary') return f;
     }
@@ -298,7 +315,7 @@ const HANDLERS: Handlers = {
   },
   ExplainStmt(n, ctx) {
     if (n.query === undefined) return;
-    if (isExplainAnalyze(n.options)) {
+    if (isExplainAnalyze(n.options, ctx.acc)) {
       // Executes: the inner statement's own class counts too (EXPLAIN ANALYZE EXECUTE p, … CREATE TABLE AS).
       merge(ctx.acc, statementFacts(n.query));
       return;
@@ -309,13 +326,14 @@ const HANDLERS: Handlers = {
     for (const f of inner.functions) ctx.acc.functions.add(f);
     for (const u of inner.unknownNodes ?? []) ctx.acc.unknownNodes.add(u);
     if (inner.effects.includes('unknown')) ctx.acc.effects.add('unknown');
+    ctx.acc.literalSensitive ||= inner.literalSensitive === true;
   },
   CopyStmt(n, ctx) {
     const fact: CopyFact = {
       direction: n.is_from === true ? 'from' : 'to',
       target: n.is_program === true ? 'program' : n.filename !== undefined ? 'file' : 'stdio',
     };
-    const format = copyFormat(n.options);
+    const format = copyFormat(n.options, ctx.acc);
     if (format !== undefined) fact.format = format;
     ctx.acc.copy = fact;
     if (n.is_from === true) recordWrite('insert', n.relation, ctx, 'n/a');
