@@ -8,6 +8,12 @@ import { parsePostgres } from './parser.ts';
 import { statementFacts, unknownFacts } from './walk.ts';
 
 export type {
+  StatementAnalyzer,
+  StatementAnalyzerOptions,
+  StatementAnalyzerStats,
+} from './cache.ts';
+export { createStatementAnalyzer } from './cache.ts';
+export type {
   CopyFact,
   Effect,
   Predicate,
@@ -17,6 +23,7 @@ export type {
   WriteKind,
   WriteSite,
 } from './facts.ts';
+export { fingerprint } from './fingerprint.ts';
 export { initSqlParser } from './parser.ts';
 
 /**
