@@ -12,7 +12,12 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import type { PrincipalKind } from '../identity/principal.ts';
-import { GUARDRAIL_NAMES, GUARDRAILS_WITH_EXCEPTIONS, type GuardrailName } from '../policy/guardrails.ts';
+import {
+  defaultGuardrails,
+  GUARDRAIL_NAMES,
+  GUARDRAILS_WITH_EXCEPTIONS,
+  type GuardrailName,
+} from '../policy/guardrails.ts';
 import type { GuardrailSpec, StatementPolicySpec } from '../policy/statement-policy.ts';
 import type { Effect } from '../sql/postgres/index.ts';
 import { isSecretName, SECRET_NAME_RULE } from '../vault/secret-name.ts';
@@ -446,13 +451,14 @@ const guardrailsSchema = z
   .strictObject(Object.fromEntries(GUARDRAIL_NAMES.map((name) => [name, guardrailSchema.optional()])))
   .default({})
   .transform((given, ctx) => {
-    const out = {} as Record<GuardrailName, GuardrailSpec>;
+    const out = defaultGuardrails();
     for (const name of GUARDRAIL_NAMES) {
       const spec = (given as Partial<Record<GuardrailName, GuardrailSpec>>)[name];
-      if (spec !== undefined && spec.except.length > 0 && !GUARDRAILS_WITH_EXCEPTIONS.has(name)) {
+      if (spec === undefined) continue;
+      if (spec.except.length > 0 && !GUARDRAILS_WITH_EXCEPTIONS.has(name)) {
         reject(ctx, `${name} takes no "except" list`, [name, 'except']);
       }
-      out[name] = spec ?? { action: 'deny', except: [] };
+      out[name] = spec;
     }
     return out;
   });

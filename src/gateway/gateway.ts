@@ -27,7 +27,7 @@ import type {
   UpstreamTarget,
 } from '../protocols/postgres/ports.ts';
 import type { PostgresSession } from '../protocols/postgres/session.ts';
-import { analyze, initSqlParser } from '../sql/postgres/index.ts';
+import { createStatementAnalyzer, initSqlParser } from '../sql/postgres/index.ts';
 import type { Store } from '../store/store.ts';
 import { openConfiguredVault, type Vault } from '../vault/index.ts';
 import { openConfiguredStore } from './configured-store.ts';
@@ -169,6 +169,8 @@ export async function startGateway(
     pruneRate.unref();
     closers.unshift(async () => clearInterval(pruneRate));
     const statementLog = logger.child({ component: 'policy' });
+    // One cache for every session: repeated statement shapes are parsed once per gateway.
+    const analyzer = createStatementAnalyzer();
 
     const authorize = (principal: Principal, connectionName: string): ConnectionDecision => {
       const target = targets.get(connectionName);
@@ -201,7 +203,7 @@ export async function startGateway(
         principal,
         connection: connectionName,
         policies: policies.map((policy) => compiled.get(policy) ?? compilePolicy(policy)),
-        analyze,
+        analyze: (sql) => analyzer.analyze(sql),
         limits: resultLimits(policies, principal.id, rowRate),
         logger: statementLog,
       });

@@ -7,6 +7,7 @@
 import type { StatementFacts } from '../sql/postgres/index.ts';
 import type { NameMatcher } from './glob.ts';
 import { restrictiveFunctionMatcher } from './names.ts';
+import type { GuardrailSpec } from './statement-policy.ts';
 
 export const GUARDRAIL_NAMES = [
   'destructiveDdl',
@@ -26,6 +27,13 @@ export const GUARDRAIL_NAMES = [
 ] as const;
 
 export type GuardrailName = (typeof GUARDRAIL_NAMES)[number];
+
+/** Every guardrail on (`deny`), with no exceptions: what a policy gets unless it says otherwise. */
+export function defaultGuardrails(): Record<GuardrailName, GuardrailSpec> {
+  const all = {} as Record<GuardrailName, GuardrailSpec>;
+  for (const name of GUARDRAIL_NAMES) all[name] = { action: 'deny', except: [] };
+  return all;
+}
 
 /** Guardrails whose `except` list names functions, procedures or settings the policy exempts. */
 export const GUARDRAILS_WITH_EXCEPTIONS: ReadonlySet<GuardrailName> = new Set([

@@ -10,6 +10,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { type RunningGateway, startGateway } from '../../src/gateway/gateway.ts';
 import { createApiKey } from '../../src/identity/api-keys.ts';
+import { GUARDRAIL_NAMES } from '../../src/policy/guardrails.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { recordCredential, recordLogLine } from './credential-log.ts';
@@ -88,6 +89,12 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
  * The `connections:` and `policies:` sections most suites need: one connection `app` to the
  * test database, open to principals in `group`, plus any `extra` YAML sections.
  */
+/**
+ * A policy line that turns every guardrail off, for tests about the wire protocol itself (parity,
+ * real clients), where the statements are the server's business, not the policy's.
+ */
+export const NO_GUARDRAILS = `    guardrails: { ${GUARDRAIL_NAMES.map((name) => `${name}: allow`).join(', ')} }\n`;
+
 export function appConnectionYaml(
   database: { readonly name: string; readonly role: string },
   group: string,

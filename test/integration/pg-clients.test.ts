@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appConnectionYaml, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { appConnectionYaml, NO_GUARDRAILS, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 import { run } from '../helpers/run.ts';
 
@@ -57,7 +57,7 @@ function gatewayClient(options: Partial<pg.ClientConfig> = {}): pg.Client {
 beforeAll(async () => {
   database = await createTestDatabase();
   gateway = await startTestGateway({
-    yaml: appConnectionYaml(database, 'ci'),
+    yaml: appConnectionYaml(database, 'ci', NO_GUARDRAILS),
   });
   key = await gateway.createKey('ci-job', ['ci']);
   workDir = await mkdtemp(join(tmpdir(), 'sluice-clients-'));

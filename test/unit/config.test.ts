@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig, type SluiceConfig } from '../../src/config/load.ts';
 import { parseSecretRef, resolveSecret } from '../../src/config/secret-ref.ts';
 import { GatewayError } from '../../src/core/errors.ts';
-import { GUARDRAIL_NAMES } from '../../src/policy/guardrails.ts';
+import { defaultGuardrails } from '../../src/policy/guardrails.ts';
 
 const MINIMAL = `listen:
   postgres: 127.0.0.1:15432
@@ -77,9 +77,7 @@ describe('parseConfig: valid files', () => {
           connectionTags: [],
           default: 'allow',
           rules: [],
-          guardrails: Object.fromEntries(
-            GUARDRAIL_NAMES.map((name) => [name, { action: 'deny', except: [] }]),
-          ),
+          guardrails: defaultGuardrails(),
           limits: {},
         },
       ],

@@ -28,14 +28,17 @@ describe('parseStartupParameters', () => {
     expect(request).toEqual({
       connectionName: 'app',
       userLabel: 'agent',
-      upstreamParameters: { client_encoding: 'UTF8' },
+      upstreamParameters: { client_encoding: 'UTF8', standard_conforming_strings: 'on' },
       unsupportedProtocolOptions: [],
     });
   });
 
   it('never forwards user or database upstream (the connection supplies both)', () => {
     const request = accepted({ user: 'postgres', database: 'app' });
-    expect(Object.keys(request.upstreamParameters)).toEqual(['client_encoding']);
+    expect(Object.keys(request.upstreamParameters)).toEqual([
+      'client_encoding',
+      'standard_conforming_strings',
+    ]);
   });
 
   it('defaults the connection name to the user, like PostgreSQL defaults the database', () => {
@@ -63,6 +66,7 @@ describe('parseStartupParameters', () => {
     });
     expect(request.upstreamParameters).toEqual({
       client_encoding: 'UTF8',
+      standard_conforming_strings: 'on',
       application_name: 'my app; DROP TABLE x',
       DateStyle: 'ISO, MDY',
       TimeZone: 'Europe/Paris',
@@ -145,7 +149,10 @@ describe('parseStartupParameters', () => {
   it('collects _pq_ protocol options to report as unsupported, without forwarding them', () => {
     const request = accepted({ user: 'agent', '_pq_.compression': 'on', '_pq_.other': 'x' });
     expect(request.unsupportedProtocolOptions).toEqual(['_pq_.compression', '_pq_.other']);
-    expect(Object.keys(request.upstreamParameters)).toEqual(['client_encoding']);
+    expect(Object.keys(request.upstreamParameters)).toEqual([
+      'client_encoding',
+      'standard_conforming_strings',
+    ]);
   });
 
   it('every refusal carries a hint listing what is accepted', () => {
