@@ -1,0 +1,292 @@
+/**
+ * Statement policy through the gateway against real PostgreSQL, beyond the corpus cases
+ * (pg-guardrails.test.ts): result limits (53400, the statement cancelled upstream, no partial
+ * row), review decisions, unparseable text, the pinned parser settings, and pgbench with the
+ * default guardrails on.
+ */
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayClient } from '../helpers/pg-client.ts';
+import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
+import { errorsIn, RawClient, type RawFrame } from '../helpers/raw-client.ts';
+import { run } from '../helpers/run.ts';
+
+let db: TestDatabase;
+let gw: TestGateway;
+const keys: Record<string, string> = {};
+
+const GROUPS = {
+  plain: '',
+  stmt: '    limits: { rowsPerStatement: 100 }',
+  session: '    limits: { rowsPerSession: 150 }',
+  bytes: '    limits: { bytesPerSession: 2KiB }',
+  rate: '    limits: { rowsPerMinute: 120 }',
+  review: '    rules: [{ name: writes-need-review, action: review, effects: [write] }]',
+  relaxed: '    guardrails: { protectedSettings: allow }',
+} as const;
+type Group = keyof typeof GROUPS;
+
+beforeAll(async () => {
+  db = await createTestDatabase('sluice_policy');
+  await adminQuery(
+    `CREATE TABLE big(id int primary key, body text);
+     INSERT INTO big SELECT g, 'row ' || g FROM generate_series(1, 5000) g;
+     ALTER TABLE big OWNER TO ${db.role};`,
+    db.name,
+  );
+  const policies = Object.entries(GROUPS)
+    .map(
+      ([group, extra]) =>
+        `  - name: ${group}\n    subjects: { groups: [${group}] }\n    connections: [app]\n${extra}`,
+    )
+    .join('\n');
+  gw = await startTestGateway({
+    yaml: `connections:
+  - name: app
+    type: postgres
+    url: postgres://${db.role}@${PG_HOST}:${PG_PORT}/${db.name}
+policies:
+${policies}
+`,
+  });
+  for (const group of Object.keys(GROUPS)) keys[group] = await gw.createKey(group, [group]);
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await db?.drop();
+});
+
+async function client(group: Group): Promise<pg.Client> {
+  const c = gatewayClient(gw, keys[group] ?? '');
+  await c.connect();
+  return c;
+}
+
+async function failure(c: pg.Client, sql: string): Promise<{ code: string; message: string; hint?: string }> {
+  const error = await c.query(sql).then(
+    () => undefined,
+    (e: unknown) => e as { code: string; message: string; hint?: string },
+  );
+  if (error === undefined) throw new Error(`expected "${sql}" to fail`);
+  return error;
+}
+
+async function rawClient(group: Group): Promise<RawClient> {
+  return RawClient.connect({
+    host: gw.host,
+    port: gw.port,
+    user: 'agent',
+    database: 'app',
+    password: keys[group] ?? '',
+    tls: true,
+  });
+}
+
+async function rawQuery(raw: RawClient, sql: string): Promise<RawFrame[]> {
+  await raw.send([{ type: 'Query', query: sql }]);
+  return raw.readUntil(1, 20_000);
+}
+
+const rowCount = async (sql: string) => Number((await adminQuery<{ n: string }>(sql, db.name))[0]?.n);
+
+describe('result limits', () => {
+  it('rows per statement: 53400 naming the limit, no partial row, the statement cancelled upstream', async () => {
+    const raw = await rawClient('stmt');
+    try {
+      // 25 million streamed rows: only a cancel ends it quickly.
+      const frames = await rawQuery(raw, 'SELECT a.id, b.body FROM big a CROSS JOIN big b');
+      const tags = frames.map((f) => f.tag);
+      expect(tags.filter((t) => t === 'D')).toHaveLength(100);
+      expect(tags.slice(-2)).toEqual(['E', 'Z']);
+      const error = errorsIn(frames)[0];
+      expect(error?.C).toBe('53400');
+      expect(error?.M).toBe('sluice: limit exceeded: rows per statement (100) of policy "stmt"');
+      expect(error?.H).toMatch(/cancelled/);
+      // The server is idle again, and the session still works.
+      const active = await adminQuery<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE usename = '${db.role}' AND state = 'active' AND query LIKE '%CROSS JOIN%'`,
+      );
+      expect(Number(active[0]?.n)).toBe(0);
+      expect(errorsIn(await rawQuery(raw, 'SELECT count(*) FROM big'))).toEqual([]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('rows per statement: statements within the limit are untouched, and each statement counts afresh', async () => {
+    const c = await client('stmt');
+    try {
+      for (let i = 0; i < 3; i++) expect((await c.query('SELECT * FROM big LIMIT 100')).rowCount).toBe(100);
+      expect((await failure(c, 'SELECT * FROM big')).code).toBe('53400');
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('rows per session accumulate across statements', async () => {
+    const c = await client('session');
+    try {
+      expect((await c.query('SELECT * FROM big LIMIT 70')).rowCount).toBe(70);
+      expect((await c.query('SELECT * FROM big LIMIT 70')).rowCount).toBe(70);
+      const error = await failure(c, 'SELECT * FROM big LIMIT 70');
+      expect(error.message).toBe('sluice: limit exceeded: rows per session (150) of policy "session"');
+    } finally {
+      await c.end();
+    }
+    // A new session starts from zero.
+    const fresh = await client('session');
+    try {
+      expect((await fresh.query('SELECT * FROM big LIMIT 150')).rowCount).toBe(150);
+    } finally {
+      await fresh.end();
+    }
+  });
+
+  it('result bytes per session', async () => {
+    const c = await client('bytes');
+    try {
+      expect((await c.query('SELECT * FROM big LIMIT 5')).rowCount).toBe(5);
+      const error = await failure(c, "SELECT repeat('x', 4000)");
+      expect(error.code).toBe('53400');
+      expect(error.message).toContain('result bytes per session (2048)');
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('rows per minute are per principal, across its sessions', async () => {
+    const a = await client('rate');
+    const b = await client('rate');
+    try {
+      expect((await a.query('SELECT * FROM big LIMIT 100')).rowCount).toBe(100);
+      expect((await b.query('SELECT * FROM big LIMIT 20')).rowCount).toBe(20);
+      const error = await failure(b, 'SELECT * FROM big LIMIT 5');
+      expect(error.message).toBe('sluice: limit exceeded: rows per minute (120) of policy "rate"');
+      expect(error.hint).toMatch(/Wait a minute/);
+      // Another principal has its own budget.
+      const other = await client('plain');
+      try {
+        expect((await other.query('SELECT * FROM big LIMIT 500')).rowCount).toBe(500);
+      } finally {
+        await other.end();
+      }
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it('applies to COPY TO STDOUT rows too', async () => {
+    const raw = await rawClient('stmt');
+    try {
+      const frames = await rawQuery(raw, 'COPY big TO STDOUT');
+      expect(frames.filter((f) => f.tag === 'd')).toHaveLength(100);
+      expect(errorsIn(frames)[0]?.C).toBe('53400');
+      expect(errorsIn(await rawQuery(raw, 'SELECT 1'))).toEqual([]);
+    } finally {
+      await raw.close();
+    }
+  });
+});
+
+describe('decisions', () => {
+  it('review refuses with "approval required" until approvals exist, and nothing runs', async () => {
+    const c = await client('review');
+    try {
+      const error = await failure(c, 'DELETE FROM big WHERE id = 1');
+      expect(error.code).toBe('42501');
+      expect(error.message).toMatch(/^sluice: blocked by policy "review": approval required: /);
+      expect(error.hint).toMatch(/rule writes-need-review/);
+      expect(await rowCount('SELECT count(*) AS n FROM big WHERE id = 1')).toBe(1);
+      expect((await c.query('SELECT count(*) FROM big')).rows[0]).toEqual({ count: '5000' });
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('text the parser rejects is refused, never forwarded, and the session survives', async () => {
+    const c = await client('plain');
+    try {
+      const error = await failure(c, 'SELEC 1');
+      expect(error.code).toBe('42501');
+      expect(error.message).toMatch(/the statement could not be parsed: syntax error at or near "SELEC"/);
+      expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a refused statement inside a transaction aborts it, as a server error would', async () => {
+    const c = await client('plain');
+    try {
+      await c.query('BEGIN');
+      await c.query("UPDATE big SET body = 'changed' WHERE id = 2");
+      expect((await failure(c, 'DROP TABLE big')).code).toBe('42501');
+      expect((await failure(c, 'SELECT 1')).code).toBe('25P02');
+      await c.query('ROLLBACK');
+      expect((await c.query('SELECT body FROM big WHERE id = 2')).rows).toEqual([{ body: 'row 2' }]);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe('pinned parser settings', () => {
+  it('a role-level standard_conforming_strings=off never reaches gateway sessions', async () => {
+    await adminQuery(`ALTER ROLE ${db.role} SET standard_conforming_strings = off`);
+    try {
+      const c = await client('plain');
+      try {
+        expect((await c.query('SHOW standard_conforming_strings')).rows).toEqual([
+          { standard_conforming_strings: 'on' },
+        ]);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await adminQuery(`ALTER ROLE ${db.role} RESET standard_conforming_strings`);
+    }
+  });
+
+  it('the guardrail refuses changing them; with it relaxed, the server reporting a change ends the session', async () => {
+    const plain = await client('plain');
+    try {
+      const error = await failure(plain, 'SET standard_conforming_strings = off');
+      expect(error.message).toMatch(/setting "standard_conforming_strings" changes how the server parses/);
+    } finally {
+      await plain.end();
+    }
+    const relaxed = await client('relaxed');
+    const ended = new Promise<void>((resolve) => relaxed.once('end', () => resolve()));
+    const error = await failure(relaxed, 'SET standard_conforming_strings = off');
+    expect(error.code).toBe('08006');
+    expect(error.message).toMatch(/reported standard_conforming_strings=off/);
+    await ended;
+  });
+});
+
+describe('pgbench with the default guardrails on', () => {
+  it('runs select-only in simple, extended and prepared modes without errors', async () => {
+    const direct = { PGHOST: PG_HOST, PGPORT: String(PG_PORT), PGUSER: db.role, PGDATABASE: db.name };
+    const init = await run('pgbench', ['-i', '-s', '1', '-q'], { env: direct, timeoutMs: 120_000 });
+    expect(init.code, init.stderr).toBe(0);
+    const viaGateway = {
+      PGHOST: gw.host,
+      PGPORT: String(gw.port),
+      PGUSER: 'agent',
+      PGPASSWORD: keys.plain ?? '',
+      PGDATABASE: 'app',
+      PGSSLMODE: 'require',
+    };
+    for (const mode of ['simple', 'extended', 'prepared']) {
+      const bench = await run('pgbench', ['-S', '-n', '-M', mode, '-c', '2', '-t', '200'], {
+        env: viaGateway,
+        timeoutMs: 120_000,
+      });
+      expect(bench.code, bench.stderr).toBe(0);
+      expect(bench.stdout).toMatch(/number of failed transactions: 0/);
+    }
+  });
+});
