@@ -119,14 +119,17 @@ export function judgeStatements(
   if (first === undefined) {
     return { action: 'deny', policy: '', rule: 'no policy', reason: 'no policy applies to this session' };
   }
-  let verdict: Verdict = { action: 'allow', policy: first.name, rule: 'empty', reason: 'no statement' };
+  // Seeded from the first judgement, not from the empty answer: on a tie the earlier verdict
+  // stands, so an allow would otherwise always be reported as "no statement".
+  let verdict: Verdict | undefined;
   for (const facts of statements) {
     for (const policy of policies) {
-      verdict = stricter(verdict, judgeOne(policy, facts));
+      const next = judgeOne(policy, facts);
+      verdict = verdict === undefined ? next : stricter(verdict, next);
       if (verdict.action === 'deny') return verdict;
     }
   }
-  return verdict;
+  return verdict ?? { action: 'allow', policy: first.name, rule: 'empty', reason: 'no statement' };
 }
 
 /** The FunctionCall ('F') message calls a function by OID, with no SQL to judge. */
