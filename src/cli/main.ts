@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { registerDemoCommand } from './demo.ts';
 import { registerKeysCommands } from './keys.ts';
+import { registerPolicyCommands } from './policy.ts';
 import { registerSecretsCommands } from './secrets.ts';
 import { registerStartCommand } from './start.ts';
 
@@ -17,6 +18,7 @@ registerStartCommand(program);
 registerDemoCommand(program);
 registerKeysCommands(program);
 registerSecretsCommands(program);
+registerPolicyCommands(program);
 
 try {
   await program.parseAsync(process.argv);
