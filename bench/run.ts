@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureAnalysis } from './analysis.ts';
 import { type CleanupScope, runWithCleanup } from './cleanup.ts';
 import { BENCH_DATABASE, createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { describeMachine } from './machine.ts';
@@ -107,6 +108,7 @@ async function bench(settings: BenchSettings, { defer, signal }: CleanupScope): 
   const machine = await describeMachine();
 
   const { targets, notes } = await startTargets({ workDir, defer });
+  notes.push(...(await measureAnalysis()));
   for (const note of notes) console.log(note);
   const cellCount = cells.length * targets.length;
   console.log(

@@ -5,12 +5,19 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GUARDRAIL_NAMES } from '../src/policy/guardrails.ts';
 import { BENCH_DATABASE, directEnv, libpqEnv, SERVER } from './database.ts';
 import { startPgbouncer } from './pgbouncer.ts';
 import { type ProxyProcess, startNodeProxy } from './proxy-process.ts';
 import { onPath } from './shell.ts';
 
-export type TargetName = 'direct' | 'relay' | 'pgbouncer' | 'gateway-tls-off' | 'gateway-tls-on';
+export type TargetName =
+  | 'direct'
+  | 'relay'
+  | 'pgbouncer'
+  | 'gateway-tls-off'
+  | 'gateway-no-guardrails'
+  | 'gateway-tls-on';
 
 export interface Target {
   readonly name: TargetName;
@@ -66,8 +73,14 @@ async function pgbouncerTarget(context: TargetContext): Promise<Target> {
   };
 }
 
-/** What `sluice start` would read: one connection to the bench database, one policy for the key. */
-function gatewayConfigYaml(tls: 'off' | 'required', storeDir: string): string {
+/** Every guardrail relaxed: the cost of the statement gate without any preset to check. */
+const NO_GUARDRAILS = `    guardrails: { ${GUARDRAIL_NAMES.map((name) => `${name}: allow`).join(', ')} }\n`;
+
+/**
+ * What `sluice start` would read: one connection to the bench database, one policy for the key,
+ * with the default guardrails on unless `guardrails` is false.
+ */
+function gatewayConfigYaml(tls: 'off' | 'required', storeDir: string, guardrails: boolean): string {
   const listen = tls === 'off' ? '{ address: 127.0.0.1:0, tls: off }' : '127.0.0.1:0';
   return `listen:
   postgres: ${listen}
@@ -84,17 +97,20 @@ policies:
   - name: bench
     subjects: { groups: [${KEY_GROUP}] }
     connections: [${GATEWAY_CONNECTION}]
-logging:
+${guardrails ? '' : NO_GUARDRAILS}logging:
   level: info
 `;
 }
 
-async function gatewayTarget(context: TargetContext, tls: 'off' | 'required'): Promise<Target> {
-  const name = tls === 'off' ? 'gateway-tls-off' : 'gateway-tls-on';
+async function gatewayTarget(
+  context: TargetContext,
+  name: 'gateway-tls-off' | 'gateway-no-guardrails' | 'gateway-tls-on',
+): Promise<Target> {
+  const tls = name === 'gateway-tls-on' ? 'required' : 'off';
   const dir = join(context.workDir, name);
   await mkdir(dir);
   const configFile = join(dir, 'sluice.yaml');
-  await writeFile(configFile, gatewayConfigYaml(tls, join(dir, 'store')));
+  await writeFile(configFile, gatewayConfigYaml(tls, join(dir, 'store'), name !== 'gateway-no-guardrails'));
   const { process, ready } = await startNodeProxy(
     'gateway-process.ts',
     [configFile, KEY_GROUP],
@@ -123,6 +139,10 @@ export async function startTargets(context: TargetContext): Promise<{ targets: T
   const targets: Target[] = [directTarget(), await relayTarget(context)];
   if (await onPath('pgbouncer')) targets.push(await pgbouncerTarget(context));
   else notes.push('pgbouncer: skipped (not on PATH; e.g. `apt-get install pgbouncer` to include it)');
-  targets.push(await gatewayTarget(context, 'off'), await gatewayTarget(context, 'required'));
+  targets.push(
+    await gatewayTarget(context, 'gateway-tls-off'),
+    await gatewayTarget(context, 'gateway-no-guardrails'),
+    await gatewayTarget(context, 'gateway-tls-on'),
+  );
   return { targets, notes };
 }
