@@ -57,6 +57,10 @@ policies:
   - name: demo-agents
     subjects: { groups: [demo] }
     connections: [demo]
+    # Guardrails (DROP, TRUNCATE, DELETE without WHERE, COPY … PROGRAM, …) are on by default.
+    rules:
+      - { name: ddl-needs-review, action: review, effects: [ddl] }
+    limits: { rowsPerStatement: 1000 }
 `;
 }
 
