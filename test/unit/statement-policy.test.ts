@@ -44,8 +44,11 @@ function spec(input: SpecInput = {}): StatementPolicySpec {
   };
 }
 
-function allRelaxed(action: PolicyAction = 'allow'): SpecInput['guardrails'] {
-  return Object.fromEntries(GUARDRAIL_NAMES.map((name) => [name, action]));
+function allRelaxed(action: PolicyAction = 'allow'): Record<GuardrailName, PolicyAction> {
+  return Object.fromEntries(GUARDRAIL_NAMES.map((name) => [name, action])) as Record<
+    GuardrailName,
+    PolicyAction
+  >;
 }
 
 function judge(sql: string, ...inputs: SpecInput[]): Verdict {
