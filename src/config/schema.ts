@@ -78,6 +78,8 @@ export type PolicyLimitsConfig = {
   bytesPerSession?: number | undefined;
   /** Per principal, across all of its sessions on the gateway. */
   rowsPerMinute?: number | undefined;
+  /** Rows inserted, updated, deleted or merged; once over, further writes are refused. */
+  affectedRowsPerSession?: number | undefined;
 };
 
 export type PolicyConfig = StatementPolicySpec & {
@@ -471,6 +473,7 @@ const policyLimitsSchema = z
     rowsPerSession: z.int().min(1).optional(),
     bytesPerSession: byteSize.optional(),
     rowsPerMinute: z.int().min(1).optional(),
+    affectedRowsPerSession: z.int().min(1).optional(),
   })
   .default({});
 

@@ -32,7 +32,7 @@ import type { Store } from '../store/store.ts';
 import { openConfiguredVault, type Vault } from '../vault/index.ts';
 import { openConfiguredStore } from './configured-store.ts';
 import { PrometheusMetrics } from './prometheus-metrics.ts';
-import { RowRateLimiter, resultLimits } from './result-limits.ts';
+import { RowRateLimiter, resultLimits, tightestLimits } from './result-limits.ts';
 import { PolicyStatementGate } from './statement-gate.ts';
 import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
 
@@ -205,6 +205,7 @@ export async function startGateway(
         policies: policies.map((policy) => compiled.get(policy) ?? compilePolicy(policy)),
         analyze: (sql) => analyzer.analyze(sql),
         limits: resultLimits(policies, principal.id, rowRate),
+        affectedRowsBudget: tightestLimits(policies).get('affectedRowsPerSession'),
         logger: statementLog,
       });
       return { allowed: true, target, policy: first.name, gate };

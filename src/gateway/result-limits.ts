@@ -16,6 +16,7 @@ const LABELS: Readonly<Record<LimitName, string>> = {
   rowsPerSession: 'rows per session',
   bytesPerSession: 'result bytes per session',
   rowsPerMinute: 'rows per minute',
+  affectedRowsPerSession: 'affected rows per session',
 };
 
 /** Rows per principal in a sliding minute, counted in one-second buckets. */
@@ -62,11 +63,9 @@ export interface LimitSource {
 }
 
 /** Undefined when no applicable policy sets any limit, so the session skips counting. */
-export function resultLimits(
+export function tightestLimits(
   policies: readonly LimitSource[],
-  principalId: string,
-  rate: RowRateLimiter,
-): ResultLimits | undefined {
+): Map<LimitName, { value: number; policy: string }> {
   const tightest = new Map<LimitName, { value: number; policy: string }>();
   for (const policy of policies) {
     for (const [name, value] of Object.entries(policy.limits) as [LimitName, number | undefined][]) {
@@ -75,6 +74,34 @@ export function resultLimits(
       if (current === undefined || value < current.value) tightest.set(name, { value, policy: policy.name });
     }
   }
+  return tightest;
+}
+
+export function limitExceeded(
+  limit: LimitName,
+  set: { value: number; policy: string } | undefined,
+): ClientFacingError {
+  return new ClientFacingError(
+    '53400',
+    `sluice: limit exceeded: ${LABELS[limit]} (${set?.value ?? '?'}) of policy "${set?.policy ?? ''}"`,
+    {
+      hint:
+        limit === 'rowsPerMinute'
+          ? 'Wait a minute before reading more rows, or ask an operator to raise the limit.'
+          : limit === 'affectedRowsPerSession'
+            ? 'This session has changed as many rows as its policy allows; open a new session or ask an operator.'
+            : 'The statement was cancelled. Narrow it (WHERE, LIMIT), or ask an operator to raise the limit.',
+    },
+  );
+}
+
+export function resultLimits(
+  policies: readonly LimitSource[],
+  principalId: string,
+  rate: RowRateLimiter,
+): ResultLimits | undefined {
+  const tightest = tightestLimits(policies);
+  tightest.delete('affectedRowsPerSession');
   if (tightest.size === 0) return undefined;
   const perMinute = tightest.get('rowsPerMinute')?.value;
   return {
@@ -82,18 +109,6 @@ export function resultLimits(
     rowsPerSession: tightest.get('rowsPerSession')?.value,
     bytesPerSession: tightest.get('bytesPerSession')?.value,
     takeRows: perMinute === undefined ? undefined : (rows) => rate.take(principalId, rows, perMinute),
-    exceeded(limit) {
-      const set = tightest.get(limit);
-      return new ClientFacingError(
-        '53400',
-        `sluice: limit exceeded: ${LABELS[limit]} (${set?.value ?? '?'}) of policy "${set?.policy ?? ''}"`,
-        {
-          hint:
-            limit === 'rowsPerMinute'
-              ? 'Wait a minute before reading more rows, or ask an operator to raise the limit.'
-              : 'The statement was cancelled. Narrow it (WHERE, LIMIT), or ask an operator to raise the limit.',
-        },
-      );
-    },
+    exceeded: (limit) => limitExceeded(limit, tightest.get(limit)),
   };
 }

@@ -21,6 +21,7 @@ import {
 } from '../policy/statement-policy.ts';
 import type { GateVerdict, ResultLimits, StatementGate } from '../protocols/postgres/ports.ts';
 import type { StatementFacts } from '../sql/postgres/index.ts';
+import { limitExceeded } from './result-limits.ts';
 
 export type Analyze = (sql: string) => readonly StatementFacts[];
 
@@ -30,6 +31,8 @@ export interface StatementGateOptions {
   readonly policies: readonly CompiledPolicy[];
   readonly analyze: Analyze;
   readonly limits: ResultLimits | undefined;
+  /** Once the session has changed more rows than this, further writes are refused (53400). */
+  readonly affectedRowsBudget?: { readonly value: number; readonly policy: string } | undefined;
   readonly logger: Logger;
 }
 
@@ -41,6 +44,7 @@ export class PolicyStatementGate implements StatementGate {
   /** Prepared statements by name ('' is the unnamed one), shared by Parse and SQL PREPARE. */
   readonly #statements = new Map<string, StatementFacts>();
   readonly #cursors = new Map<string, StatementFacts>();
+  #affectedRows = 0;
 
   constructor(options: StatementGateOptions) {
     this.#options = options;
@@ -51,6 +55,8 @@ export class PolicyStatementGate implements StatementGate {
     const facts = this.#resolve(this.#options.analyze(sql));
     const verdict = judgeStatements(this.#options.policies, facts);
     if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
+    const overBudget = this.#overWriteBudget(facts);
+    if (overBudget) return overBudget;
     for (const statement of facts) this.#track(statement);
     return ALLOWED;
   }
@@ -61,6 +67,8 @@ export class PolicyStatementGate implements StatementGate {
     const facts = this.#resolve(this.#options.analyze(sql));
     const verdict = judgeStatements(this.#options.policies, facts);
     if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
+    const overBudget = this.#overWriteBudget(facts);
+    if (overBudget) return overBudget;
     const [only, extra] = facts;
     // More than one statement is refused by the server itself; it never becomes a statement.
     if (only !== undefined && extra === undefined) {
@@ -72,6 +80,23 @@ export class PolicyStatementGate implements StatementGate {
 
   closeStatement(name: string): void {
     this.#statements.delete(name);
+  }
+
+  affected(command: string, rows: number): void {
+    this.#affectedRows += rows;
+    const { principal, connection, logger } = this.#options;
+    logger.info(
+      { principal: principal.id, connection, command, rows, sessionTotal: this.#affectedRows },
+      'rows affected',
+    );
+  }
+
+  /** Split deletes add up: past the session's budget, no further statement may write. */
+  #overWriteBudget(facts: readonly StatementFacts[]): GateVerdict | undefined {
+    const budget = this.#options.affectedRowsBudget;
+    if (budget === undefined || this.#affectedRows < budget.value) return undefined;
+    if (!facts.some((f) => f.effects.includes('write'))) return undefined;
+    return { allowed: false, error: limitExceeded('affectedRowsPerSession', budget) };
   }
 
   functionCall(): GateVerdict {

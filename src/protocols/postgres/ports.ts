@@ -61,6 +61,8 @@ export interface StatementGate {
   closeStatement(name: string): void;
   /** A FunctionCall message: a function called by OID, with no SQL to judge. */
   functionCall(): GateVerdict;
+  /** The server reported rows changed (from the CommandComplete tag of INSERT, UPDATE, …). */
+  affected(command: string, rows: number): void;
   /** Undefined when no policy of the session sets a limit. */
   readonly limits: ResultLimits | undefined;
 }

@@ -22,6 +22,7 @@ import type { Logger } from '../../core/logger.ts';
 import { OutputBatch } from '../../core/output-batch.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { IssuedKey } from './cancel.ts';
+import { decodeCommandComplete } from './codec/backend/command-complete.ts';
 import { decodeErrorResponse, type NoticeFields } from './codec/backend/error-response.ts';
 import { encodeBackendMessage } from './codec/backend/index.ts';
 import { decodeParameterStatus } from './codec/backend/parameter-status.ts';
@@ -648,6 +649,7 @@ export class PostgresSession {
             this.#reportLimit();
             continue;
           }
+          if (frame.tag === BackendTag.CommandComplete) this.#reportAffected(frame.payload);
           if (frame.tag !== BackendTag.PortalSuspended) this.#statementRows = 0;
           break;
         case BackendTag.ParameterStatus: {
@@ -694,6 +696,19 @@ export class PostgresSession {
   }
 
   // ---- result limits (bulk-extraction guard) --------------------------------------------------
+
+  /**
+   * INSERT 0 n, UPDATE n, DELETE n, MERGE n: the server's own count of rows changed. (COPY n is
+   * left out: the same tag counts rows copied out, which change nothing.)
+   */
+  #reportAffected(payload: Buffer): void {
+    // Cheap first-byte filter: SELECT, FETCH, BEGIN… never change rows.
+    const first = payload[0];
+    if (first !== 0x49 && first !== 0x55 && first !== 0x44 && first !== 0x4d) return;
+    const match = /^(INSERT \d+|UPDATE|DELETE|MERGE) (\d+)$/.exec(decodeCommandComplete(payload).tag);
+    const rows = Number(match?.[2] ?? 0);
+    if (match && rows > 0) this.#gate?.affected(match[1]?.split(' ')[0] ?? '', rows);
+  }
 
   /** Counts one result row; false when it must not be relayed (a limit is, or was just, hit). */
   #admitRow(bytes: number): boolean {
