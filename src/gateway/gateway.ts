@@ -207,6 +207,7 @@ export async function startGateway(
         limits: resultLimits(policies, principal.id, rowRate),
         affectedRowsBudget: tightestLimits(policies).get('affectedRowsPerSession'),
         logger: statementLog,
+        refused: (decision, rule) => metrics.statementRefused('postgres', decision, rule),
       });
       return { allowed: true, target, policy: first.name, gate };
     };

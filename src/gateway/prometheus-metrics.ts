@@ -33,6 +33,7 @@ export class PrometheusMetrics implements ConnectionMetrics {
   readonly #statements: Counter<'protocol'>;
   readonly #bytes: Counter<'protocol' | 'direction'>;
   readonly #errors: Counter<'protocol' | 'kind'>;
+  readonly #refused: Counter<'protocol' | 'decision' | 'rule'>;
   readonly #byProtocol = new Map<string, ProtocolChildren>();
 
   constructor() {
@@ -74,6 +75,17 @@ export class PrometheusMetrics implements ConnectionMetrics {
       labelNames: ['protocol', 'kind'],
       registers,
     });
+    this.#refused = new Counter({
+      name: 'sluice_statements_refused_total',
+      help: 'Statements refused before reaching the server, by decision (deny, review, limit) and rule.',
+      labelNames: ['protocol', 'decision', 'rule'],
+      registers,
+    });
+  }
+
+  /** Off the hot path (refusals only), so plain labels() is fine here. */
+  statementRefused(protocol: string, decision: string, rule: string): void {
+    this.#refused.labels({ protocol, decision, rule }).inc();
   }
 
   connectionOpened(protocol: string): void {

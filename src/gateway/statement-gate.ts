@@ -34,6 +34,8 @@ export interface StatementGateOptions {
   /** Once the session has changed more rows than this, further writes are refused (53400). */
   readonly affectedRowsBudget?: { readonly value: number; readonly policy: string } | undefined;
   readonly logger: Logger;
+  /** Counts refusals by decision (deny, review, limit) and rule. */
+  readonly refused: (decision: string, rule: string) => void;
 }
 
 const ALLOWED: GateVerdict = { allowed: true };
@@ -96,6 +98,7 @@ export class PolicyStatementGate implements StatementGate {
     const budget = this.#options.affectedRowsBudget;
     if (budget === undefined || this.#affectedRows < budget.value) return undefined;
     if (!facts.some((f) => f.effects.includes('write'))) return undefined;
+    this.#options.refused('limit', 'affectedRowsPerSession');
     return { allowed: false, error: limitExceeded('affectedRowsPerSession', budget) };
   }
 
@@ -179,6 +182,7 @@ export class PolicyStatementGate implements StatementGate {
       },
       'statement refused',
     );
+    this.#options.refused(verdict.action, verdict.rule);
     return { allowed: false, error: refusalError(verdict) };
   }
 }

@@ -247,6 +247,10 @@ describe('decisions', () => {
       expect((await failure(c, 'SELECT 1')).code).toBe('25P02');
       await c.query('ROLLBACK');
       expect((await c.query('SELECT body FROM big WHERE id = 2')).rows).toEqual([{ body: 'row 2' }]);
+      const metrics = await gw.gateway.metrics.registry.metrics();
+      expect(metrics).toMatch(
+        /sluice_statements_refused_total\{protocol="postgres",decision="deny",rule="guardrail destructiveDdl"\} [1-9]/,
+      );
     } finally {
       await c.end();
     }
