@@ -4,6 +4,7 @@
  * row), review decisions, unparseable text, the pinned parser settings, and pgbench with the
  * default guardrails on.
  */
+import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -251,6 +252,60 @@ describe('decisions', () => {
       expect(metrics).toMatch(
         /sluice_statements_refused_total\{protocol="postgres",decision="deny",rule="guardrail destructiveDdl"\} [1-9]/,
       );
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe('mutated attacks through the gateway', () => {
+  /** Case flips, comments and whitespace between tokens, quoting and U& escapes of identifiers. */
+  const token = (word: string) =>
+    fc.oneof(
+      fc.constant(word),
+      fc
+        .array(fc.boolean(), { minLength: word.length, maxLength: word.length })
+        .map((flips) => [...word].map((ch, i) => (flips[i] ? ch.toUpperCase() : ch.toLowerCase())).join('')),
+    );
+  const identifier = (name: string) =>
+    fc.constantFrom(
+      name,
+      `"${name}"`,
+      `U&"\\${name.charCodeAt(0).toString(16).padStart(4, '0')}${name.slice(1)}"`,
+      `public.${name}`,
+      `"public"."${name}"`,
+    );
+  const gap = fc.constantFrom(' ', '\t', '\n', '/**/', ' /* x /* nested */ y */ ', ' -- c\n', '  ');
+  const statement = (...parts: fc.Arbitrary<string>[]) =>
+    fc
+      .tuple(...parts.map((part) => fc.tuple(part, gap)))
+      .map((pairs) => pairs.map(([p, g]) => p + g).join(''));
+  const attacks = fc.oneof(
+    statement(token('drop'), token('table'), identifier('big')),
+    statement(token('truncate'), identifier('big')),
+    statement(token('delete'), token('from'), identifier('big')),
+    statement(
+      token('delete'),
+      token('from'),
+      identifier('big'),
+      token('where'),
+      fc.constantFrom('1=1', 'true', 'id=id'),
+    ),
+    statement(token('select'), fc.constant("pg_read_file('/etc/passwd')")),
+    statement(token('set'), token('role'), fc.constant('postgres')),
+  );
+
+  it('never turns a refusal into an allow, and the table survives', async () => {
+    const c = await client('plain');
+    try {
+      await fc.assert(
+        fc.asyncProperty(attacks, async (sql) => {
+          const error = await failure(c, sql);
+          expect(error.code, sql).toBe('42501');
+        }),
+        { numRuns: 60 },
+      );
+      expect(await rowCount('SELECT count(*) AS n FROM big')).toBeGreaterThan(4000);
     } finally {
       await c.end();
     }
