@@ -460,6 +460,12 @@ const guardrailsSchema = z
       if (spec.except.length > 0 && !GUARDRAILS_WITH_EXCEPTIONS.has(name)) {
         reject(ctx, `${name} takes no "except" list`, [name, 'except']);
       }
+      if (spec.except.includes('*')) {
+        reject(ctx, `"*" would exempt everything; use "${name}: allow" to turn the guardrail off`, [
+          name,
+          'except',
+        ]);
+      }
       out[name] = spec;
     }
     return out;

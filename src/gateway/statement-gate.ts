@@ -197,6 +197,9 @@ export function refusalError(verdict: Verdict): ClientFacingError {
     });
   }
   return new ClientFacingError('42501', `${policy}: ${verdict.reason}`, {
-    hint: `Refused by ${verdict.rule}; the statement was not sent to the database. Ask an operator if you need it.`,
+    hint:
+      verdict.rule === 'unanalyzable'
+        ? 'The gateway refuses what it cannot analyze; the statement was not sent to the database.'
+        : `Refused by ${verdict.rule}; the statement was not sent to the database. Ask an operator if you need it.`,
   });
 }

@@ -113,7 +113,7 @@ export const PROTECTED_SETTINGS: Readonly<Record<string, string>> = {
   default_transaction_read_only: 'changes read-only enforcement',
   transaction_read_only: 'changes read-only enforcement',
   '*timeout*': 'lifts a limit the administrator set',
-  '*': 'resets every setting at once',
+  '*': 'may change any setting, including the protected ones',
 };
 
 const protectedSettings = Object.entries(PROTECTED_SETTINGS).map(([pattern, why]) => ({
@@ -171,9 +171,11 @@ export const GUARDRAIL_CHECKS: Readonly<Record<Exclude<GuardrailName, 'functionC
       const hit = protectedSettings.find((s) => s.match(name));
       return hit === undefined
         ? undefined
-        : name === '*'
-          ? `${f.kind} ${hit.why}`
-          : `setting "${name}" ${hit.why}`;
+        : name !== '*'
+          ? `setting "${name}" ${hit.why}`
+          : f.kind === 'VariableSetStmt' || f.kind === 'DiscardStmt'
+            ? `${f.kind} resets every setting at once`
+            : `a set_config() whose setting name is not a constant ${hit.why}`;
     }),
   twoPhaseCommit: (f) =>
     f.transaction === 'prepare' ||

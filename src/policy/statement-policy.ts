@@ -191,7 +191,7 @@ function judgeOne(policy: CompiledPolicy, facts: StatementFacts): Verdict {
       verdict(
         policy.default,
         'default',
-        `no rule of the policy allows ${facts.kind} (${facts.effects.join(', ') || 'no effect'})`,
+        `no rule matches ${facts.kind} (${facts.effects.join(', ') || 'no effect'}) and the policy default is ${policy.default}`,
       ),
     );
   }
