@@ -66,6 +66,16 @@ async function client(group: Group): Promise<pg.Client> {
   return c;
 }
 
+/** Runs `body` with a fresh gateway client of `group`'s key, closing it afterwards. */
+async function withClient(group: Group, body: (c: pg.Client) => Promise<void>): Promise<void> {
+  const c = await client(group);
+  try {
+    await body(c);
+  } finally {
+    await c.end();
+  }
+}
+
 async function failure(c: pg.Client, sql: string): Promise<{ code: string; message: string; hint?: string }> {
   const error = await c.query(sql).then(
     () => undefined,
@@ -118,44 +128,32 @@ describe('result limits', () => {
   });
 
   it('rows per statement: statements within the limit are untouched, and each statement counts afresh', async () => {
-    const c = await client('stmt');
-    try {
+    await withClient('stmt', async (c) => {
       for (let i = 0; i < 3; i++) expect((await c.query('SELECT * FROM big LIMIT 100')).rowCount).toBe(100);
       expect((await failure(c, 'SELECT * FROM big')).code).toBe('53400');
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   it('rows per session accumulate across statements', async () => {
-    const c = await client('session');
-    try {
+    await withClient('session', async (c) => {
       expect((await c.query('SELECT * FROM big LIMIT 70')).rowCount).toBe(70);
       expect((await c.query('SELECT * FROM big LIMIT 70')).rowCount).toBe(70);
       const error = await failure(c, 'SELECT * FROM big LIMIT 70');
       expect(error.message).toBe('sluice: limit exceeded: rows per session (150) of policy "session"');
-    } finally {
-      await c.end();
-    }
+    });
     // A new session starts from zero.
-    const fresh = await client('session');
-    try {
+    await withClient('session', async (fresh) => {
       expect((await fresh.query('SELECT * FROM big LIMIT 150')).rowCount).toBe(150);
-    } finally {
-      await fresh.end();
-    }
+    });
   });
 
   it('result bytes per session', async () => {
-    const c = await client('bytes');
-    try {
+    await withClient('bytes', async (c) => {
       expect((await c.query('SELECT * FROM big LIMIT 5')).rowCount).toBe(5);
       const error = await failure(c, "SELECT repeat('x', 4000)");
       expect(error.code).toBe('53400');
       expect(error.message).toContain('result bytes per session (2048)');
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   it('rows per minute are per principal, across its sessions', async () => {
@@ -168,12 +166,9 @@ describe('result limits', () => {
       expect(error.message).toBe('sluice: limit exceeded: rows per minute (120) of policy "rate"');
       expect(error.hint).toMatch(/Wait a minute/);
       // Another principal has its own budget.
-      const other = await client('plain');
-      try {
+      await withClient('plain', async (other) => {
         expect((await other.query('SELECT * FROM big LIMIT 500')).rowCount).toBe(500);
-      } finally {
-        await other.end();
-      }
+      });
     } finally {
       await a.end();
       await b.end();
@@ -195,8 +190,7 @@ describe('result limits', () => {
 
 describe('affected rows', () => {
   it('split writes add up: past the session budget further writes are refused, reads still work', async () => {
-    const c = await client('writes');
-    try {
+    await withClient('writes', async (c) => {
       expect((await c.query('UPDATE big SET body = body WHERE id <= 6')).rowCount).toBe(6);
       expect((await c.query('DELETE FROM big WHERE id BETWEEN 4990 AND 4994')).rowCount).toBe(5);
       const error = await failure(c, 'DELETE FROM big WHERE id = 4995');
@@ -204,9 +198,7 @@ describe('affected rows', () => {
       expect(error.message).toBe('sluice: limit exceeded: affected rows per session (10) of policy "writes"');
       expect(await rowCount('SELECT count(*) AS n FROM big WHERE id = 4995')).toBe(1);
       expect((await c.query('SELECT count(*) FROM big')).rows).toEqual([{ count: '4995' }]);
-    } finally {
-      await c.end();
-    }
+    });
     const log = gw.logs.filter((line) => line.includes('"rows affected"'));
     expect(log.some((line) => line.includes('"command":"DELETE"') && line.includes('"rows":5'))).toBe(true);
   });
@@ -214,34 +206,27 @@ describe('affected rows', () => {
 
 describe('decisions', () => {
   it('review refuses with "approval required" until approvals exist, and nothing runs', async () => {
-    const c = await client('review');
-    try {
+    await withClient('review', async (c) => {
       const error = await failure(c, 'DELETE FROM big WHERE id = 1');
       expect(error.code).toBe('42501');
       expect(error.message).toMatch(/^sluice: blocked by policy "review": approval required: /);
       expect(error.hint).toMatch(/rule writes-need-review/);
       expect(await rowCount('SELECT count(*) AS n FROM big WHERE id = 1')).toBe(1);
       expect(await rowCount('SELECT count(*) AS n FROM big WHERE id = 1')).toBe(1);
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   it('text the parser rejects is refused, never forwarded, and the session survives', async () => {
-    const c = await client('plain');
-    try {
+    await withClient('plain', async (c) => {
       const error = await failure(c, 'SELEC 1');
       expect(error.code).toBe('42501');
       expect(error.message).toMatch(/the statement could not be parsed: syntax error at or near "SELEC"/);
       expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   it('a refused statement inside a transaction aborts it, as a server error would', async () => {
-    const c = await client('plain');
-    try {
+    await withClient('plain', async (c) => {
       await c.query('BEGIN');
       await c.query("UPDATE big SET body = 'changed' WHERE id = 2");
       expect((await failure(c, 'DROP TABLE big')).code).toBe('42501');
@@ -252,9 +237,7 @@ describe('decisions', () => {
       expect(metrics).toMatch(
         /sluice_statements_refused_total\{protocol="postgres",decision="deny",rule="guardrail destructiveDdl"\} [1-9]/,
       );
-    } finally {
-      await c.end();
-    }
+    });
   });
 });
 
@@ -296,8 +279,7 @@ describe('mutated attacks through the gateway', () => {
   );
 
   it('never turns a refusal into an allow, and the table survives', async () => {
-    const c = await client('plain');
-    try {
+    await withClient('plain', async (c) => {
       await fc.assert(
         fc.asyncProperty(attacks, async (sql) => {
           const error = await failure(c, sql);
@@ -306,9 +288,7 @@ describe('mutated attacks through the gateway', () => {
         { numRuns: 60 },
       );
       expect(await rowCount('SELECT count(*) AS n FROM big')).toBeGreaterThan(4000);
-    } finally {
-      await c.end();
-    }
+    });
   });
 });
 
@@ -316,27 +296,21 @@ describe('pinned parser settings', () => {
   it('a role-level standard_conforming_strings=off never reaches gateway sessions', async () => {
     await adminQuery(`ALTER ROLE ${db.role} SET standard_conforming_strings = off`);
     try {
-      const c = await client('plain');
-      try {
+      await withClient('plain', async (c) => {
         expect((await c.query('SHOW standard_conforming_strings')).rows).toEqual([
           { standard_conforming_strings: 'on' },
         ]);
-      } finally {
-        await c.end();
-      }
+      });
     } finally {
       await adminQuery(`ALTER ROLE ${db.role} RESET standard_conforming_strings`);
     }
   });
 
   it('the guardrail refuses changing them; with it relaxed, the server reporting a change ends the session', async () => {
-    const plain = await client('plain');
-    try {
+    await withClient('plain', async (plain) => {
       const error = await failure(plain, 'SET standard_conforming_strings = off');
       expect(error.message).toMatch(/setting "standard_conforming_strings" changes how the server parses/);
-    } finally {
-      await plain.end();
-    }
+    });
     const relaxed = await client('relaxed');
     const ended = new Promise<void>((resolve) => relaxed.once('end', () => resolve()));
     const error = await failure(relaxed, 'SET standard_conforming_strings = off');
