@@ -1,4 +1,15 @@
-import type { A_Const, A_Expr, BoolExpr, Node, TypeCast } from '@pgsql/types';
+import type {
+  A_Const,
+  A_Expr,
+  BoolExpr,
+  BooleanTest,
+  CaseExpr,
+  CoalesceExpr,
+  Node,
+  NullTest,
+  SubLink,
+  TypeCast,
+} from '@pgsql/types';
 import type { Predicate } from './facts.ts';
 
 /**
@@ -30,7 +41,12 @@ interface Reads {
 
 function truth(node: Node, reads: Reads): boolean | undefined {
   if ('BoolExpr' in node) return boolExpr(node.BoolExpr, reads);
-  if ('A_Expr' in node) return comparison(node.A_Expr, reads);
+  if ('A_Expr' in node) return aExpr(node.A_Expr, reads);
+  if ('NullTest' in node) return nullTest(node.NullTest, reads);
+  if ('BooleanTest' in node) return booleanTest(node.BooleanTest, reads);
+  if ('CaseExpr' in node) return caseExpr(node.CaseExpr, reads);
+  if ('CoalesceExpr' in node) return coalesceExpr(node.CoalesceExpr, reads);
+  if ('SubLink' in node) return subLink(node.SubLink, reads);
   if (!isConstant(node)) return undefined;
   // In a boolean context the server coerces an untyped string literal: `WHERE 't'` deletes every row.
   return asBoolean(constant(node, reads));
@@ -55,6 +71,137 @@ function boolExpr(expr: BoolExpr, reads: Reads): boolean | undefined {
 }
 
 const COMPARISONS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=']);
+
+/** `1 IN (1, 2)`, `1 BETWEEN 0 AND 2`, `1 IS DISTINCT FROM 2`: as true as `1=1` when all constant. */
+function aExpr(expr: A_Expr, reads: Reads): boolean | undefined {
+  switch (expr.kind) {
+    case 'AEXPR_OP':
+      return comparison(expr, reads);
+    case 'AEXPR_IN': {
+      const op = operatorName(expr);
+      const items = listItems(expr.rexpr);
+      if (expr.lexpr === undefined || items === undefined || (op !== '=' && op !== '<>')) return undefined;
+      const lexpr = expr.lexpr;
+      const each = items.map((item) => compareNodes('=', lexpr, item, reads));
+      // `x IN (…)` is `x = a OR x = b …`; `x NOT IN (…)` is `x <> a AND x <> b …`.
+      if (op === '=') return each.includes(true) ? true : each.every((e) => e === false) ? false : undefined;
+      return each.includes(true) ? false : each.every((e) => e === false) ? true : undefined;
+    }
+    case 'AEXPR_BETWEEN':
+    case 'AEXPR_NOT_BETWEEN': {
+      const [low, high] = listItems(expr.rexpr) ?? [];
+      if (expr.lexpr === undefined || low === undefined || high === undefined) return undefined;
+      const above = compareNodes('>=', expr.lexpr, low, reads);
+      const below = compareNodes('<=', expr.lexpr, high, reads);
+      const between = above === false || below === false ? false : above && below ? true : undefined;
+      return between === undefined ? undefined : expr.kind === 'AEXPR_BETWEEN' ? between : !between;
+    }
+    case 'AEXPR_DISTINCT':
+    case 'AEXPR_NOT_DISTINCT': {
+      if (expr.lexpr === undefined || expr.rexpr === undefined) return undefined;
+      // NULL-safe: identical operands are never distinct, NULLs included.
+      let distinct: boolean | undefined;
+      if (sameExpression(expr.lexpr, expr.rexpr, reads)) distinct = false;
+      else if (isConstant(expr.lexpr) && isConstant(expr.rexpr)) {
+        const l = constant(expr.lexpr, reads);
+        const r = constant(expr.rexpr, reads);
+        if (l === null || r === null) distinct = l === undefined || r === undefined ? undefined : l !== r;
+        else {
+          const equal = compareNodes('=', expr.lexpr, expr.rexpr, reads);
+          distinct = equal === undefined ? undefined : !equal;
+        }
+      }
+      if (distinct === undefined) return undefined;
+      return expr.kind === 'AEXPR_DISTINCT' ? distinct : !distinct;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function listItems(node: Node | undefined): Node[] | undefined {
+  return node !== undefined && 'List' in node ? (node.List.items ?? []) : undefined;
+}
+
+function compareNodes(op: string, lexpr: Node, rexpr: Node, reads: Reads): boolean | undefined {
+  return comparison({ kind: 'AEXPR_OP', name: [{ String: { sval: op } }], lexpr, rexpr }, reads);
+}
+
+/** `NULL IS NULL`, `1 IS NOT NULL`. */
+function nullTest(test: NullTest, reads: Reads): boolean | undefined {
+  if (test.arg === undefined || !isConstant(test.arg)) return undefined;
+  const value = constant(test.arg, reads);
+  if (value === undefined) return undefined;
+  return test.nulltesttype === 'IS_NULL' ? value === null : value !== null;
+}
+
+/** `true IS TRUE`, `(1=1) IS NOT FALSE`: decided when the operand is. */
+function booleanTest(test: BooleanTest, reads: Reads): boolean | undefined {
+  if (test.arg === undefined) return undefined;
+  const value = truth(test.arg, reads);
+  if (value === undefined) return undefined;
+  switch (test.booltesttype) {
+    case 'IS_TRUE':
+    case 'IS_NOT_FALSE':
+      return value;
+    case 'IS_FALSE':
+    case 'IS_NOT_TRUE':
+      return !value;
+    case 'IS_UNKNOWN':
+      return false;
+    case 'IS_NOT_UNKNOWN':
+      return true;
+    default:
+      return undefined;
+  }
+}
+
+/** `CASE WHEN true THEN true END`: the first branch whose condition is decided, if all before are false. */
+function caseExpr(expr: CaseExpr, reads: Reads): boolean | undefined {
+  if (expr.arg !== undefined) return undefined;
+  for (const when of expr.args ?? []) {
+    if (!('CaseWhen' in when) || when.CaseWhen.expr === undefined || when.CaseWhen.result === undefined) {
+      return undefined;
+    }
+    const condition = truth(when.CaseWhen.expr, reads);
+    if (condition === undefined) return undefined;
+    if (condition) return truth(when.CaseWhen.result, reads);
+  }
+  return expr.defresult === undefined ? undefined : truth(expr.defresult, reads);
+}
+
+/** `coalesce(NULL, true)`: the first argument that is not a NULL constant decides, if it is decided. */
+function coalesceExpr(expr: CoalesceExpr, reads: Reads): boolean | undefined {
+  for (const arg of expr.args ?? []) {
+    if (isConstant(arg) && constant(arg, reads) === null) continue;
+    return truth(arg, reads);
+  }
+  return undefined;
+}
+
+/**
+ * `(SELECT true)` and `EXISTS (SELECT 1)`: a sub-select of nothing but its target list (no FROM,
+ * WHERE, GROUP BY, HAVING, LIMIT, set operation) yields exactly one row.
+ */
+function subLink(link: SubLink, reads: Reads): boolean | undefined {
+  const select =
+    link.subselect !== undefined && 'SelectStmt' in link.subselect ? link.subselect.SelectStmt : undefined;
+  if (select === undefined) return undefined;
+  const only = Object.entries(select).every(
+    ([key, value]) =>
+      key === 'targetList' ||
+      (key === 'limitOption' && value === 'LIMIT_OPTION_DEFAULT') ||
+      (key === 'op' && value === 'SETOP_NONE'),
+  );
+  const targets = select.targetList ?? [];
+  if (!only || targets.length !== 1) return undefined;
+  if (link.subLinkType === 'EXISTS_SUBLINK') return true;
+  const [target] = targets;
+  if (link.subLinkType !== 'EXPR_SUBLINK' || target === undefined || !('ResTarget' in target))
+    return undefined;
+  const value = target.ResTarget.val;
+  return value === undefined ? undefined : truth(value, reads);
+}
 
 function comparison(expr: A_Expr, reads: Reads): boolean | undefined {
   if (expr.kind !== 'AEXPR_OP' || expr.lexpr === undefined || expr.rexpr === undefined) return undefined;

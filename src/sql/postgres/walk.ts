@@ -285,7 +285,8 @@ const HANDLERS: Handlers = {
   },
   MergeStmt(n, ctx) {
     const inner = scoped(n.withClause, ctx);
-    recordWrite('merge', n.relation, inner, 'n/a');
+    // The join condition picks the target rows MERGE updates or deletes: `ON true` is all of them.
+    recordWrite('merge', n.relation, inner, n.joinCondition);
     visitStruct(n as Json, inner, ['relation']);
   },
   CreateTableAsStmt(n, ctx) {
