@@ -565,6 +565,23 @@ const PREDICATES: [string, 'none' | 'constant_true' | 'present'][] = [
   ['DELETE FROM notes WHERE id <> id', 'present'],
   ['DELETE FROM notes', 'none'],
   ['UPDATE notes SET body = 1 WHERE CURRENT OF c', 'present'],
+  // Constant forms beyond comparisons: each selects every row.
+  ['DELETE FROM notes WHERE NULL IS NULL', 'constant_true'],
+  ['DELETE FROM notes WHERE 1 IN (1, 2)', 'constant_true'],
+  ['DELETE FROM notes WHERE 1 BETWEEN 0 AND 2', 'constant_true'],
+  ['DELETE FROM notes WHERE 1 IS DISTINCT FROM 2', 'constant_true'],
+  ['DELETE FROM notes WHERE true IS TRUE', 'constant_true'],
+  ['DELETE FROM notes WHERE CASE WHEN true THEN true END', 'constant_true'],
+  ['DELETE FROM notes WHERE coalesce(NULL, true)', 'constant_true'],
+  ['DELETE FROM notes WHERE (SELECT true)', 'constant_true'],
+  ['DELETE FROM notes WHERE EXISTS (SELECT 1)', 'constant_true'],
+  ['DELETE FROM notes WHERE id IS NOT DISTINCT FROM id', 'constant_true'],
+  // … and their data-dependent neighbours are real predicates.
+  ['DELETE FROM notes WHERE id IN (1, 2)', 'present'],
+  ['DELETE FROM notes WHERE 3 IN (1, 2)', 'present'],
+  ['DELETE FROM notes WHERE id BETWEEN 0 AND 2', 'present'],
+  ['DELETE FROM notes WHERE body IS NULL', 'present'],
+  ['DELETE FROM notes WHERE EXISTS (SELECT 1 FROM stats WHERE drop_count = notes.id)', 'present'],
 ];
 
 function expectFacts(sql: string, expected: Expected[]): void {
