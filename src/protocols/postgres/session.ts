@@ -678,12 +678,12 @@ export class PostgresSession {
           }
           break;
         }
-        default:
-          // While a limit stop drains, the rest of the cancelled batch is not the caller's to see.
-          if (this.#limitStop) continue;
-          break;
         case BackendTag.CopyInResponse:
           this.#ready.copyInStarted();
+          if (this.#limitStop) continue;
+          break;
+        default:
+          // While a limit stop drains, the rest of the cancelled batch is not the caller's to see.
           if (this.#limitStop) continue;
           break;
       }
