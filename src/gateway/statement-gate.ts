@@ -47,6 +47,12 @@ export class PolicyStatementGate implements StatementGate {
   readonly #statements = new Map<string, StatementFacts>();
   readonly #cursors = new Map<string, StatementFacts>();
   #affectedRows = 0;
+  /**
+   * Verdicts by analysis result. The shared analyzer hands out the same frozen array for a
+   * repeated text or shape, so a session judges each shape once; resolved EXECUTE/FETCH facts
+   * are new arrays and are always judged afresh.
+   */
+  readonly #verdicts = new WeakMap<readonly StatementFacts[], Verdict>();
 
   constructor(options: StatementGateOptions) {
     this.#options = options;
@@ -55,7 +61,7 @@ export class PolicyStatementGate implements StatementGate {
 
   query(sql: string): GateVerdict {
     const facts = this.#resolve(this.#options.analyze(sql));
-    const verdict = judgeStatements(this.#options.policies, facts);
+    const verdict = this.#judge(facts);
     if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
     const overBudget = this.#overWriteBudget(facts);
     if (overBudget) return overBudget;
@@ -67,7 +73,7 @@ export class PolicyStatementGate implements StatementGate {
     // The server drops the unnamed statement as soon as a new Parse for it arrives.
     if (name === '') this.#statements.delete('');
     const facts = this.#resolve(this.#options.analyze(sql));
-    const verdict = judgeStatements(this.#options.policies, facts);
+    const verdict = this.#judge(facts);
     if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
     const overBudget = this.#overWriteBudget(facts);
     if (overBudget) return overBudget;
@@ -105,6 +111,14 @@ export class PolicyStatementGate implements StatementGate {
   functionCall(): GateVerdict {
     const verdict = judgeFunctionCall(this.#options.policies);
     return verdict.action === 'allow' ? ALLOWED : this.#refuse(verdict, []);
+  }
+
+  #judge(facts: readonly StatementFacts[]): Verdict {
+    const known = this.#verdicts.get(facts);
+    if (known !== undefined) return known;
+    const verdict = judgeStatements(this.#options.policies, facts);
+    this.#verdicts.set(facts, verdict);
+    return verdict;
   }
 
   /** EXECUTE and FETCH take the facts of what they run; unknown names stay unknown. */
