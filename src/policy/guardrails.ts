@@ -134,6 +134,19 @@ const ROUTINE_DEFINITIONS = new Set([
 
 const SERVER_ADMINISTRATION = new Set(['AlterSystemStmt', 'LoadStmt', 'CheckPointStmt']);
 
+/** How the caller wrote it, for the refusal message (the node name means little to a caller). */
+const DESTRUCTIVE_COMMANDS: Readonly<Record<string, string>> = {
+  DropStmt: 'DROP',
+  TruncateStmt: 'TRUNCATE',
+  AlterTableStmt: 'ALTER … DROP',
+  DropdbStmt: 'DROP DATABASE',
+  DropRoleStmt: 'DROP ROLE',
+  DropOwnedStmt: 'DROP OWNED',
+  DropSubscriptionStmt: 'DROP SUBSCRIPTION',
+  DropTableSpaceStmt: 'DROP TABLESPACE',
+  DropUserMappingStmt: 'DROP USER MAPPING',
+};
+
 type Check = (facts: StatementFacts, except: NameMatcher) => string | undefined;
 
 const first = <T>(items: readonly T[], reason: (item: T) => string | undefined): string | undefined => {
@@ -147,7 +160,9 @@ const first = <T>(items: readonly T[], reason: (item: T) => string | undefined):
 /** Statement-level checks; `functionCall` is judged on the FunctionCall message, not on SQL. */
 export const GUARDRAIL_CHECKS: Readonly<Record<Exclude<GuardrailName, 'functionCall'>, Check>> = {
   destructiveDdl: (f) =>
-    f.destructive ? `${f.kind} destroys objects or data (DROP, TRUNCATE, ALTER … DROP)` : undefined,
+    f.destructive
+      ? `${DESTRUCTIVE_COMMANDS[f.kind] ?? f.kind} destroys objects or data wholesale`
+      : undefined,
   unboundedWrites: (f) =>
     first(f.writes, (w) => {
       if (w.predicate === 'none') return `${w.kind.toUpperCase()} of "${w.table}" has no WHERE clause`;
