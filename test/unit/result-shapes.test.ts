@@ -3,15 +3,15 @@ import { ResultShapeTracker } from '../../src/protocols/postgres/result-shapes.t
 
 const TEXT = 25;
 const INT8 = 20;
-const fields = (...types: number[]) => types.map((dataTypeOid) => ({ dataTypeOid, format: 0 }));
+const fields = (...types: number[]) => types.map((typeOid) => ({ typeOid, format: 0 }));
 
 describe('ResultShapeTracker', () => {
   it('simple protocol: each result takes its RowDescription, which ends with the result', () => {
     const t = new ResultShapeTracker();
     t.query();
     t.rowDescription([
-      { dataTypeOid: TEXT, format: 0 },
-      { dataTypeOid: INT8, format: 1 },
+      { typeOid: TEXT, format: 0 },
+      { typeOid: INT8, format: 1 },
     ]);
     expect(t.rowShape()).toEqual([
       { typeOid: TEXT, format: 0 },

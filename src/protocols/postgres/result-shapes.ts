@@ -79,13 +79,13 @@ export class ResultShapeTracker {
 
   // ---- server → client -------------------------------------------------------------------------
 
-  rowDescription(fields: readonly { readonly dataTypeOid: number; readonly format: number }[]): void {
+  rowDescription(fields: readonly { readonly typeOid: number; readonly format: number }[]): void {
     const head = this.#head();
     if (head?.kind === 'query' || head === undefined) {
-      this.#queryShape = fields.map((f) => ({ typeOid: f.dataTypeOid, format: f.format }));
+      this.#queryShape = fields.map((f) => ({ typeOid: f.typeOid, format: f.format }));
       return;
     }
-    const types = fields.map((f) => f.dataTypeOid);
+    const types = fields.map((f) => f.typeOid);
     if (head.kind === 'describe-statement') this.#statements.set(head.name, types);
     else if (head.kind === 'describe-portal') {
       const portal = this.#portals.get(head.name);
