@@ -1,0 +1,118 @@
+/**
+ * @module Cheap conservative pre-checks, one pass and no allocation. Each returns the detector
+ * families that could possibly find something; 0 means no built-in detector can match.
+ *
+ * Why these are sound (pure ASCII input; anything non-ASCII is reported separately):
+ * - every card, SSN, phone and IBAN holds at least 8 ASCII digits;
+ * - every email holds `@`;
+ * - every secret starts with one of the literal prefixes in `detectors/secret.ts`, each recognised
+ *   here by its first 2–5 characters.
+ */
+
+export const DIGITS8 = 1;
+export const DIGITS9 = 2;
+export const DIGITS13 = 4;
+export const AT_SIGN = 8;
+export const SECRET = 16;
+export const NON_ASCII = 32;
+
+/** True when a secret prefix can start at `i` of `text` (see the secret prefixes). */
+function secretAtString(text: string, i: number, c: number): boolean {
+  switch (c) {
+    case 0x41: // AKIA, ASIA
+      return (
+        (text.charCodeAt(i + 1) === 0x4b || text.charCodeAt(i + 1) === 0x53) &&
+        text.charCodeAt(i + 2) === 0x49 &&
+        text.charCodeAt(i + 3) === 0x41
+      );
+    case 0x67: // gh…, glpat-
+      return (
+        text.charCodeAt(i + 1) === 0x68 ||
+        (text.charCodeAt(i + 1) === 0x6c && text.charCodeAt(i + 2) === 0x70)
+      );
+    case 0x78: // xox
+      return text.charCodeAt(i + 1) === 0x6f && text.charCodeAt(i + 2) === 0x78;
+    case 0x72: // rk_
+    case 0x73: // sk_
+      return text.charCodeAt(i + 1) === 0x6b && text.charCodeAt(i + 2) === 0x5f;
+    case 0x65: // eyJ
+      return text.charCodeAt(i + 1) === 0x79 && text.charCodeAt(i + 2) === 0x4a;
+    case 0x2d: // -----BEGIN
+      return text.startsWith('----', i + 1);
+    default:
+      return false;
+  }
+}
+
+/** The byte at `i` when inside [0, end), else -1 (never equal to a prefix byte). */
+function peek(bytes: Buffer, i: number, end: number): number {
+  return i < end ? (bytes[i] ?? -1) : -1;
+}
+
+/** Same as secretAtString over bytes [.., end). */
+function secretAtBytes(bytes: Buffer, i: number, end: number, c: number): boolean {
+  switch (c) {
+    case 0x41: {
+      const c1 = peek(bytes, i + 1, end);
+      return (
+        (c1 === 0x4b || c1 === 0x53) && peek(bytes, i + 2, end) === 0x49 && peek(bytes, i + 3, end) === 0x41
+      );
+    }
+    case 0x67: {
+      const c1 = peek(bytes, i + 1, end);
+      return c1 === 0x68 || (c1 === 0x6c && peek(bytes, i + 2, end) === 0x70);
+    }
+    case 0x78:
+      return peek(bytes, i + 1, end) === 0x6f && peek(bytes, i + 2, end) === 0x78;
+    case 0x72:
+    case 0x73:
+      return peek(bytes, i + 1, end) === 0x6b && peek(bytes, i + 2, end) === 0x5f;
+    case 0x65:
+      return peek(bytes, i + 1, end) === 0x79 && peek(bytes, i + 2, end) === 0x4a;
+    case 0x2d:
+      return (
+        peek(bytes, i + 1, end) === 0x2d &&
+        peek(bytes, i + 2, end) === 0x2d &&
+        peek(bytes, i + 3, end) === 0x2d &&
+        peek(bytes, i + 4, end) === 0x2d
+      );
+    default:
+      return false;
+  }
+}
+
+function digitFlags(digits: number): number {
+  return (digits >= 8 ? DIGITS8 : 0) | (digits >= 9 ? DIGITS9 : 0) | (digits >= 13 ? DIGITS13 : 0);
+}
+
+/** The candidate families of a string (UTF-16 code units). */
+export function stringFlags(text: string): number {
+  let digits = 0;
+  let flags = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) digits++;
+    else if (c === 0x40) flags |= AT_SIGN;
+    else if (c > 0x7f) flags |= NON_ASCII;
+    else if ((flags & SECRET) === 0 && secretAtString(text, i, c)) {
+      flags |= SECRET;
+    }
+  }
+  return flags | digitFlags(digits);
+}
+
+/** True when the UTF-8 bytes [start, end) could hold something a built-in detector finds. */
+export function bytesMayMatch(bytes: Buffer, start: number, end: number): boolean {
+  let digits = 0;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i] ?? 0;
+    if (c >= 0x30 && c <= 0x39) {
+      if (++digits >= 8) return true;
+    } else if (c === 0x40 || c > 0x7f) {
+      return true;
+    } else if (secretAtBytes(bytes, i, end, c)) {
+      return true;
+    }
+  }
+  return false;
+}
