@@ -25,9 +25,10 @@ function secretAtString(text: string, i: number, c: number): boolean {
         text.charCodeAt(i + 2) === 0x49 &&
         text.charCodeAt(i + 3) === 0x41
       );
-    case 0x67: // gh…, glpat-
+    case 0x67: // gh?_, github_pat_, glpat-
       return (
         text.charCodeAt(i + 1) === 0x68 ||
+        (text.charCodeAt(i + 1) === 0x69 && text.charCodeAt(i + 2) === 0x74) ||
         (text.charCodeAt(i + 1) === 0x6c && text.charCodeAt(i + 2) === 0x70)
       );
     case 0x78: // xox
@@ -59,8 +60,13 @@ function secretAtBytes(bytes: Buffer, i: number, end: number, c: number): boolea
       );
     }
     case 0x67: {
+      // gh?_, github_pat_, glpat-
       const c1 = peek(bytes, i + 1, end);
-      return c1 === 0x68 || (c1 === 0x6c && peek(bytes, i + 2, end) === 0x70);
+      return (
+        c1 === 0x68 ||
+        (c1 === 0x69 && peek(bytes, i + 2, end) === 0x74) ||
+        (c1 === 0x6c && peek(bytes, i + 2, end) === 0x70)
+      );
     }
     case 0x78:
       return peek(bytes, i + 1, end) === 0x6f && peek(bytes, i + 2, end) === 0x78;

@@ -2,8 +2,8 @@
  * @module Payment card numbers (PANs): 13–19 digits, bare or grouped with single spaces or dashes,
  * with a known issuer prefix (IIN) and a valid Luhn check digit.
  *
- * Grouping: every group of a grouped PAN has at least 3 digits (4-4-4-4, 4-6-5, 4-4-4-4-3…), or every
- * group has exactly 1 digit (the `regexp_replace(pan,'(.)','\1 ','g')` spacing bypass). Two-digit groups
+ * Grouping: every group of a grouped PAN has at least 3 digits (4-4-4-4, 4-6-5, 4-4-4-4-3…) except
+ * possibly the last (4-4-4-4-1), or every group has exactly 1 digit (the `regexp_replace(pan,'(.)','\1 ','g')` spacing bypass). Two-digit groups
  * (dates, times) never join a PAN. A PAN may be a window of a longer grouped run
  * (`4111 1111 1111 1111 2026`), but a bare digit run must be 13–19 digits long as a whole: a PAN is never
  * a substring of a longer number. Decimal fractions (`0.4111…`, `4111….5`) and digit runs between two
@@ -61,11 +61,13 @@ function longestCardFrom(text: string, start: number, firstEnd: number): number 
   while (total < MAX_DIGITS && isSeparator(at(text, end)) && isDigit(at(text, end + 1))) {
     const groupEnd = digitRunEnd(text, end + 1);
     const len = groupEnd - end - 1;
-    if (singles ? len !== 1 : len < 3) break;
+    if (singles && len !== 1) break;
     total += len;
     if (total > MAX_DIGITS) break;
     end = groupEnd;
     if (total >= MIN_DIGITS) candidateEnds[candidates++] = end;
+    // A short group (1–2 digits) can only end a grouped PAN (`6200 0000 1000 0000 9`).
+    if (!singles && len < 3) break;
   }
   for (let k = candidates - 1; k >= 0; k--) {
     const candidateEnd = candidateEnds[k] ?? -1;
