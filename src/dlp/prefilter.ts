@@ -87,6 +87,19 @@ function secretAtBytes(bytes: Buffer, i: number, end: number, c: number): boolea
   }
 }
 
+const OTHER = 0;
+const DIGIT = 1;
+const AT = 2;
+const TRIGGER = 3;
+const HIGH = 4;
+
+/** Byte (or ASCII code unit) classes: most bytes are OTHER and cost one table load. */
+const CLASS = new Uint8Array(256);
+for (let c = 0x30; c <= 0x39; c++) CLASS[c] = DIGIT;
+CLASS[0x40] = AT;
+for (const c of [0x41, 0x67, 0x78, 0x72, 0x73, 0x65, 0x2d]) CLASS[c] = TRIGGER;
+for (let c = 0x80; c <= 0xff; c++) CLASS[c] = HIGH;
+
 function digitFlags(digits: number): number {
   return (digits >= 8 ? DIGITS8 : 0) | (digits >= 9 ? DIGITS9 : 0) | (digits >= 13 ? DIGITS13 : 0);
 }
@@ -95,14 +108,15 @@ function digitFlags(digits: number): number {
 export function stringFlags(text: string): number {
   let digits = 0;
   let flags = 0;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 0x30 && c <= 0x39) digits++;
-    else if (c === 0x40) flags |= AT_SIGN;
-    else if (c > 0x7f) flags |= NON_ASCII;
-    else if ((flags & SECRET) === 0 && secretAtString(text, i, c)) {
-      flags |= SECRET;
-    }
+    const k = c > 0xff ? HIGH : (CLASS[c] ?? OTHER);
+    if (k === OTHER) continue;
+    if (k === DIGIT) digits++;
+    else if (k === AT) flags |= AT_SIGN;
+    else if (k === HIGH) flags |= NON_ASCII;
+    else if ((flags & SECRET) === 0 && secretAtString(text, i, c)) flags |= SECRET;
   }
   return flags | digitFlags(digits);
 }
@@ -112,12 +126,12 @@ export function bytesMayMatch(bytes: Buffer, start: number, end: number): boolea
   let digits = 0;
   for (let i = start; i < end; i++) {
     const c = bytes[i] ?? 0;
-    if (c >= 0x30 && c <= 0x39) {
+    const k = CLASS[c] ?? OTHER;
+    if (k === OTHER) continue;
+    if (k === DIGIT) {
       if (++digits >= 8) return true;
-    } else if (c === 0x40 || c > 0x7f) {
-      return true;
-    } else if (secretAtBytes(bytes, i, end, c)) {
-      return true;
+    } else if (k !== TRIGGER || secretAtBytes(bytes, i, end, c)) {
+      return true; // '@', a non-ASCII byte, or a secret prefix
     }
   }
   return false;

@@ -15,9 +15,6 @@ import type { Match } from '../types.ts';
 const MIN_DIGITS = 13;
 const MAX_DIGITS = 19;
 
-/** Scratch for candidate window ends; the detector is synchronous and never re-entered. */
-const candidateEnds = new Int32Array(MAX_DIGITS + 1);
-
 export function detectCards(text: string, out: Match[]): void {
   const n = text.length;
   let i = 0;
@@ -47,53 +44,64 @@ function isSeparator(c: number): boolean {
   return c === 0x20 || c === 0x2d; // ' ' or '-'
 }
 
-/** The end of the longest valid PAN window starting at the digit group [start, firstEnd), or -1. */
+/**
+ * The end of the longest valid PAN window starting at the digit group [start, firstEnd), or -1.
+ * One walk over at most 19 digits: the Luhn sums for every candidate length are kept as two running
+ * sums (doubling the even or the odd positions from the left), so each candidate costs O(1).
+ */
 function longestCardFrom(text: string, start: number, firstEnd: number): number {
   // A fraction's digits (`0.4111…`) are not a PAN.
   if (at(text, start - 1) === 0x2e && isDigit(at(text, start - 2))) return -1;
   const firstLen = firstEnd - start;
-  if (firstLen === 2) return -1;
+  // Every known issuer range starts with 2–6.
+  const lead = text.charCodeAt(start);
+  if (firstLen === 2 || lead < 0x32 || lead > 0x36) return -1;
   const singles = firstLen === 1;
-  let total = firstLen;
-  let candidates = 0;
-  if (total >= MIN_DIGITS && total <= MAX_DIGITS) candidateEnds[candidates++] = firstEnd;
-  let end = firstEnd;
-  while (total < MAX_DIGITS && isSeparator(at(text, end)) && isDigit(at(text, end + 1))) {
-    const groupEnd = digitRunEnd(text, end + 1);
-    const len = groupEnd - end - 1;
+  let total = 0;
+  let prefix = 0;
+  let evenDoubled = 0;
+  let oddDoubled = 0;
+  let best = -1;
+  let groupStart = start;
+  let groupEnd = firstEnd;
+  for (;;) {
+    const len = groupEnd - groupStart;
     if (singles && len !== 1) break;
-    total += len;
-    if (total > MAX_DIGITS) break;
-    end = groupEnd;
-    if (total >= MIN_DIGITS) candidateEnds[candidates++] = end;
+    if (total + len > MAX_DIGITS) break;
+    for (let i = groupStart; i < groupEnd; i++) {
+      const d = text.charCodeAt(i) - 0x30;
+      const doubled = d > 4 ? 2 * d - 9 : 2 * d;
+      if (total % 2 === 0) {
+        evenDoubled += doubled;
+        oddDoubled += d;
+      } else {
+        evenDoubled += d;
+        oddDoubled += doubled;
+      }
+      if (total < 4) prefix = prefix * 10 + d;
+      total++;
+    }
+    if (total >= MIN_DIGITS) {
+      // Luhn doubles every second digit from the right: the even positions from the left when the
+      // length is even, the odd ones when it is odd.
+      const sum = total % 2 === 0 ? evenDoubled : oddDoubled;
+      if (sum % 10 === 0 && issuerAccepts(prefix, total) && boundaryOk(text, start, groupEnd))
+        best = groupEnd;
+    }
     // A short group (1–2 digits) can only end a grouped PAN (`6200 0000 1000 0000 9`).
-    if (!singles && len < 3) break;
+    if (!singles && len < 3 && groupStart !== start) break;
+    if (!isSeparator(at(text, groupEnd)) || !isDigit(at(text, groupEnd + 1))) break;
+    groupStart = groupEnd + 1;
+    groupEnd = digitRunEnd(text, groupStart);
   }
-  for (let k = candidates - 1; k >= 0; k--) {
-    const candidateEnd = candidateEnds[k] ?? -1;
-    if (isCardAt(text, start, candidateEnd)) return candidateEnd;
-  }
-  return -1;
+  return best;
 }
 
-function isCardAt(text: string, start: number, end: number): boolean {
+function boundaryOk(text: string, start: number, end: number): boolean {
   // The integer part of a decimal number is not a PAN.
   if (at(text, end) === 0x2e && isDigit(at(text, end + 1))) return false;
   // Digits between two letters sit inside a hex string or an identifier.
-  if (isLetter(at(text, start - 1)) && isLetter(at(text, end))) return false;
-  let prefix = 0;
-  let prefixDigits = 0;
-  let count = 0;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (!isDigit(c)) continue;
-    count++;
-    if (prefixDigits < 4) {
-      prefix = prefix * 10 + (c - 0x30);
-      prefixDigits++;
-    }
-  }
-  return issuerAccepts(prefix, count) && luhnValid(text, start, end);
+  return !(isLetter(at(text, start - 1)) && isLetter(at(text, end)));
 }
 
 /**
