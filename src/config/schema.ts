@@ -11,6 +11,7 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
+import { createScanner } from '../dlp/index.ts';
 import type { PrincipalKind } from '../identity/principal.ts';
 import {
   defaultGuardrails,
@@ -95,6 +96,8 @@ export type PolicyConfig = StatementPolicySpec & {
   /** Connections carrying any of these tags are granted too. */
   connectionTags: string[];
   limits: PolicyLimitsConfig;
+  /** `off` opts this policy's sessions out of masking (only if every applicable policy does). */
+  masking: 'on' | 'off';
 };
 
 export type TimeoutsConfig = {
@@ -158,6 +161,19 @@ export type IdentityConfig = {
   backoff: { freeFailures: number; baseDelayMs: number; maxDelayMs: number };
 };
 
+export type MaskerName = 'redact' | 'partial' | 'hash' | 'email' | 'null';
+export type DetectorName = 'card' | 'email' | 'ssn' | 'phone' | 'iban' | 'secret';
+
+export type MaskingConfig = {
+  /** Content detectors run on every value and message sent to clients; `false` turns one off. */
+  detectors: Partial<Record<DetectorName, MaskerName | false>>;
+  custom: { name: string; pattern: string; masker: MaskerName }[];
+  /** Longer values are redacted whole rather than passed through unscanned. */
+  scanCapBytes: number;
+  /** Key for `hash` tokens shared across sessions; without it, each session has its own key. */
+  hashKey?: SecretRef;
+};
+
 export type SluiceConfig = {
   listen: { postgres: ListenerConfig };
   admin: AdminConfig;
@@ -171,6 +187,7 @@ export type SluiceConfig = {
   timeouts: TimeoutsConfig;
   limits: LimitsConfig;
   logging: { level: LogLevel };
+  masking: MaskingConfig;
   /** Present when the file has a `vault` section. */
   vault?: VaultConfig;
 };
@@ -512,6 +529,7 @@ const policySchema = z
     guardrails: guardrailsSchema,
     allowedFunctions: z.array(nonEmptyString).optional(),
     limits: policyLimitsSchema,
+    masking: z.enum(['on', 'off']).default('on'),
   })
   .superRefine((policy, ctx) => {
     if (policy.connections !== '*' && policy.connections.length === 0 && policy.connectionTags.length === 0) {
@@ -524,6 +542,54 @@ const policySchema = z
     ({ allowedFunctions, ...policy }): PolicyConfig => ({
       ...policy,
       ...(allowedFunctions === undefined ? {} : { allowedFunctions }),
+    }),
+  );
+
+/** Why a custom DLP pattern cannot be used (RE2 syntax, matches the empty string…), if it cannot. */
+function customPatternProblem(pattern: string): string | undefined {
+  try {
+    createScanner({ detectors: {}, custom: [{ name: 'check', pattern }], hashKey: Buffer.alloc(32) });
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+const maskerSchema = z.enum(['redact', 'partial', 'hash', 'email', 'null']);
+const detectorSetting = z.union([maskerSchema, z.literal(false)]).optional();
+
+const maskingSchema = z
+  .strictObject({
+    detectors: z
+      .strictObject({
+        card: detectorSetting,
+        email: detectorSetting,
+        ssn: detectorSetting,
+        phone: detectorSetting,
+        iban: detectorSetting,
+        secret: detectorSetting,
+      })
+      .default({}),
+    custom: z
+      .array(
+        z
+          .strictObject({ name: nameSchema, pattern: nonEmptyString, masker: maskerSchema.default('redact') })
+          .superRefine((custom, ctx) => {
+            const problem = customPatternProblem(custom.pattern);
+            if (problem !== undefined) reject(ctx, problem, ['pattern']);
+          }),
+      )
+      .default([]),
+    scanCap: byteSize.default(8 * KIB ** 2),
+    hashKey: secretRefSchema.optional(),
+  })
+  .prefault({})
+  .transform(
+    ({ scanCap, hashKey, detectors, ...rest }): MaskingConfig => ({
+      ...rest,
+      detectors: Object.fromEntries(Object.entries(detectors).filter(([, setting]) => setting !== undefined)),
+      scanCapBytes: scanCap,
+      ...(hashKey === undefined ? {} : { hashKey }),
     }),
   );
 
@@ -712,6 +778,7 @@ export const configSchema = z
     logging: z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .prefault({}),
+    masking: maskingSchema,
   })
   .transform(
     ({

@@ -4,6 +4,7 @@
  * shutdown. This is the only place that knows every module; protocol code receives narrow
  * ports built here.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { SecureContext } from 'node:tls';
 import { startAdminServer } from '../api/admin-server.ts';
@@ -12,6 +13,7 @@ import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
 import { resolveSecret, type SecretVault } from '../config/secret-ref.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { createScanner } from '../dlp/index.ts';
 import { ApiKeyAuthenticator } from '../identity/api-keys.ts';
 import { AuthThrottle, credentialPrefix, DEFAULT_THROTTLE } from '../identity/auth-throttle.ts';
 import { CompositeAuthenticator, type CredentialValidity } from '../identity/composite-authenticator.ts';
@@ -33,6 +35,7 @@ import { openConfiguredVault, type Vault } from '../vault/index.ts';
 import { openConfiguredStore } from './configured-store.ts';
 import { PrometheusMetrics } from './prometheus-metrics.ts';
 import { RowRateLimiter, resultLimits, tightestLimits } from './result-limits.ts';
+import { DlpResultMasker } from './result-masker.ts';
 import { PolicyStatementGate } from './statement-gate.ts';
 import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
 
@@ -142,6 +145,41 @@ function startRevalidation(
   return timer;
 }
 
+/**
+ * Builds a session's masker. Tokens of the `hash` masker are consistent within a session; with
+ * `masking.hashKey` they are consistent across sessions and gateways too (so joins on tokens work).
+ */
+async function maskerFactory(
+  config: SluiceConfig,
+  env: NodeJS.ProcessEnv,
+  vault: Vault | undefined,
+  logger: Logger,
+): Promise<(context: Record<string, string>) => DlpResultMasker> {
+  const { detectors, custom, scanCapBytes, hashKey } = config.masking;
+  const scannerWith = (key: Buffer) => createScanner({ detectors, custom, hashKey: key });
+  const shared =
+    hashKey === undefined
+      ? undefined
+      : scannerWith(
+          createHash('sha256')
+            .update(
+              await resolveSecret(hashKey, {
+                env,
+                readFile: (path) => readFile(path, 'utf8'),
+                ...(vault ? { vault } : {}),
+              }),
+            )
+            .digest(),
+        );
+  return (context) =>
+    new DlpResultMasker({
+      scanner: shared ?? scannerWith(randomBytes(32)),
+      scanCapBytes,
+      logger,
+      context,
+    });
+}
+
 export async function startGateway(
   config: SluiceConfig,
   dependencies: GatewayDependencies,
@@ -169,6 +207,7 @@ export async function startGateway(
     pruneRate.unref();
     closers.unshift(async () => clearInterval(pruneRate));
     const statementLog = logger.child({ component: 'policy' });
+    const maskers = await maskerFactory(config, env, vault, logger.child({ component: 'masking' }));
     // One cache for every session: repeated statement shapes are parsed once per gateway.
     const analyzer = createStatementAnalyzer();
 
@@ -205,6 +244,9 @@ export async function startGateway(
         policies: policies.map((policy) => compiled.get(policy) ?? compilePolicy(policy)),
         analyze: (sql) => analyzer.analyze(sql),
         limits: resultLimits(policies, principal.id, rowRate),
+        masker: policies.every((policy) => policy.masking === 'off')
+          ? undefined
+          : maskers({ principal: principal.id, connection: connectionName }),
         affectedRowsBudget: tightestLimits(policies).get('affectedRowsPerSession'),
         logger: statementLog,
         refused: (decision, rule) => metrics.statementRefused('postgres', decision, rule),

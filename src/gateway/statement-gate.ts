@@ -19,7 +19,7 @@ import {
   judgeStatements,
   type Verdict,
 } from '../policy/statement-policy.ts';
-import type { GateVerdict, ResultLimits, StatementGate } from '../protocols/postgres/ports.ts';
+import type { GateVerdict, ResultLimits, ResultMasker, StatementGate } from '../protocols/postgres/ports.ts';
 import type { StatementFacts } from '../sql/postgres/index.ts';
 import { limitExceeded } from './result-limits.ts';
 
@@ -31,6 +31,8 @@ export interface StatementGateOptions {
   readonly policies: readonly CompiledPolicy[];
   readonly analyze: Analyze;
   readonly limits: ResultLimits | undefined;
+  /** Undefined when masking is off for every policy of the session. */
+  readonly masker: ResultMasker | undefined;
   /** Once the session has changed more rows than this, further writes are refused (53400). */
   readonly affectedRowsBudget?: { readonly value: number; readonly policy: string } | undefined;
   readonly logger: Logger;
@@ -42,6 +44,7 @@ const ALLOWED: GateVerdict = { allowed: true };
 
 export class PolicyStatementGate implements StatementGate {
   readonly limits: ResultLimits | undefined;
+  readonly masker: ResultMasker | undefined;
   readonly #options: StatementGateOptions;
   /** Prepared statements by name ('' is the unnamed one), shared by Parse and SQL PREPARE. */
   readonly #statements = new Map<string, StatementFacts>();
@@ -57,6 +60,7 @@ export class PolicyStatementGate implements StatementGate {
   constructor(options: StatementGateOptions) {
     this.#options = options;
     this.limits = options.limits;
+    this.masker = options.masker;
   }
 
   query(sql: string): GateVerdict {

@@ -95,6 +95,9 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
  */
 export const NO_GUARDRAILS = `    guardrails: { ${GUARDRAIL_NAMES.map((name) => `${name}: allow`).join(', ')} }\n`;
 
+/** A policy line that opts out of masking, for wire-parity tests that compare bytes with a direct run. */
+export const NO_MASKING = '    masking: off\n';
+
 export function appConnectionYaml(
   database: { readonly name: string; readonly role: string },
   group: string,

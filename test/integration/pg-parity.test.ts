@@ -10,7 +10,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrontendMessage } from '../../src/protocols/postgres/codec/frontend/index.ts';
-import { NO_GUARDRAILS, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { NO_GUARDRAILS, NO_MASKING, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 import { describeFrames, RawClient, type RawFrame, type Until } from '../helpers/raw-client.ts';
 
@@ -438,7 +438,7 @@ policies:
   - name: tests
     subjects: { groups: [tests] }
     connections: [parity]
-${NO_GUARDRAILS}`,
+${NO_GUARDRAILS}${NO_MASKING}`,
       });
       key = await gw.createKey('parity', ['tests']);
     });

@@ -79,6 +79,7 @@ describe('parseConfig: valid files', () => {
           rules: [],
           guardrails: defaultGuardrails(),
           limits: {},
+          masking: 'on',
         },
       ],
       identity: {
@@ -95,6 +96,7 @@ describe('parseConfig: valid files', () => {
         maxUnauthenticatedPerAddress: 16,
       },
       logging: { level: 'info' },
+      masking: { detectors: {}, custom: [], scanCapBytes: 8 * 1024 * 1024 },
     };
     expect(parseConfig(MINIMAL, 'sluice.yaml')).toEqual(expected);
   });

@@ -5,6 +5,7 @@ import { detectIbans, mod97 } from '../../src/dlp/detectors/iban.ts';
 import { detectPhones } from '../../src/dlp/detectors/phone.ts';
 import { detectSecrets } from '../../src/dlp/detectors/secret.ts';
 import { detectSsns } from '../../src/dlp/detectors/ssn.ts';
+import { createScanner } from '../../src/dlp/index.ts';
 import type { Match } from '../../src/dlp/types.ts';
 
 type Detect = (text: string, out: Match[]) => void;
@@ -263,5 +264,23 @@ describe('secret detector', () => {
     ['DROP TABLE customers; -- just a note', 'SQL text'],
   ])('does not find %s (%s)', (text) => {
     expect(found(detectSecrets, text)).toEqual([]);
+  });
+});
+
+describe('card: hex digests are not PANs', () => {
+  const scanner = createScanner({ detectors: {}, hashKey: Buffer.alloc(32) });
+
+  it.each([
+    '59112692262234e3fad47fa8eabf03a4',
+    '6f3e29a35278d71c7f65495871231324',
+    'c1714160652ca6408774473810765950',
+    `${'a'.repeat(24)}4111111111111111`.slice(0, 40),
+  ])('%s passes unaltered', (digest) => {
+    expect(scanner.scan(digest)).toBeUndefined();
+  });
+
+  it('a letter glued to a real PAN still leaves it detected', () => {
+    expect(scanner.scan('x4111111111111111')?.masked).toBe('x************1111');
+    expect(scanner.scan('f4111111111111111')?.masked).toBe('f************1111');
   });
 });

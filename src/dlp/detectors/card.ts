@@ -6,10 +6,11 @@
  * possibly the last (4-4-4-4-1), or every group has exactly 1 digit (the `regexp_replace(pan,'(.)','\1 ','g')` spacing bypass). Two-digit groups
  * (dates, times) never join a PAN. A PAN may be a window of a longer grouped run
  * (`4111 1111 1111 1111 2026`), but a bare digit run must be 13–19 digits long as a whole: a PAN is never
- * a substring of a longer number. Decimal fractions (`0.4111…`, `4111….5`) and digit runs between two
- * letters (inside hex strings such as hashes) are not PANs.
+ * a substring of a longer number. Decimal fractions (`0.4111…`, `4111….5`), digit runs between two
+ * letters, and digits inside a whole hex digest (32, 40, 56, 64, 96 or 128 hex characters) are not
+ * PANs.
  */
-import { at, isDigit, isLetter } from '../chars.ts';
+import { at, isAlnum, isDigit, isLetter } from '../chars.ts';
 import type { Match } from '../types.ts';
 
 const MIN_DIGITS = 13;
@@ -101,7 +102,29 @@ function boundaryOk(text: string, start: number, end: number): boolean {
   // The integer part of a decimal number is not a PAN.
   if (at(text, end) === 0x2e && isDigit(at(text, end + 1))) return false;
   // Digits between two letters sit inside a hex string or an identifier.
-  return !(isLetter(at(text, start - 1)) && isLetter(at(text, end)));
+  if (isLetter(at(text, start - 1)) && isLetter(at(text, end))) return false;
+  return !inHexDigest(text, start, end);
+}
+
+/** Lengths of the hex digests people store and print: MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512. */
+const DIGEST_LENGTHS = new Set([32, 40, 56, 64, 96, 128]);
+
+/**
+ * Digits at the edge of a hex digest (`59112692262234e3…` from md5) are part of the digest. Only
+ * whole tokens of exactly a digest's length count, so a letter glued to a real PAN still leaves
+ * it detected.
+ */
+function inHexDigest(text: string, start: number, end: number): boolean {
+  let from = start;
+  while (isHex(at(text, from - 1))) from--;
+  let to = end;
+  while (isHex(at(text, to))) to++;
+  if (isAlnum(at(text, from - 1)) || isAlnum(at(text, to))) return false;
+  return to - from > end - start && DIGEST_LENGTHS.has(to - from);
+}
+
+function isHex(c: number): boolean {
+  return isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 }
 
 /**

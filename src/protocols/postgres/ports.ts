@@ -9,6 +9,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { ConnectionMetrics } from '../../core/metrics.ts';
 import type { Authenticator, Principal } from '../../identity/principal.ts';
 import type { CancelRegistry } from './cancel.ts';
+import type { ColumnShape } from './result-shapes.ts';
 
 export type UpstreamTlsMode = 'disable' | 'require' | 'verify-full';
 
@@ -48,6 +49,22 @@ export interface ResultLimits {
 }
 
 /**
+ * Masks what flows back to the client (DLP). The session finds the values and free text in every
+ * server message and rebuilds frames; the masker decides what a value may show.
+ */
+export interface ResultMasker {
+  /**
+   * One value (`bytes[start, end)`), of the given column shape when known. Returns undefined when
+   * it may pass unchanged, null to send SQL NULL instead, or the replacement bytes.
+   */
+  value(bytes: Buffer, start: number, end: number, shape: ColumnShape | undefined): Buffer | null | undefined;
+  /** Free text (error and notice fields, notification payloads, COPY lines); undefined: unchanged. */
+  text(text: string): string | undefined;
+  /** A result ended (CommandComplete and friends): the masker may report what it masked. */
+  resultEnded(): void;
+}
+
+/**
  * Judges every statement before it reaches the server, for one session. It follows the server's
  * statement lifecycle (named and unnamed statements, SQL-level PREPARE/EXECUTE and cursors), so
  * the session reports each message that creates or drops one.
@@ -65,6 +82,8 @@ export interface StatementGate {
   affected(command: string, rows: number): void;
   /** Undefined when no policy of the session sets a limit. */
   readonly limits: ResultLimits | undefined;
+  /** Undefined when every policy of the session opted out of masking. */
+  readonly masker: ResultMasker | undefined;
 }
 
 /** The gateway's answer to "may this principal use that connection?". */

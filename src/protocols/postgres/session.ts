@@ -23,10 +23,27 @@ import { OutputBatch } from '../../core/output-batch.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { IssuedKey } from './cancel.ts';
 import { decodeCommandComplete } from './codec/backend/command-complete.ts';
-import { decodeErrorResponse, type NoticeFields } from './codec/backend/error-response.ts';
+import { decodeCopyOutResponse } from './codec/backend/copy-out-response.ts';
+import { decodeDataRow, encodeDataRow } from './codec/backend/data-row.ts';
+import {
+  decodeErrorResponse,
+  encodeErrorResponse,
+  type NoticeFields,
+} from './codec/backend/error-response.ts';
+import {
+  decodeFunctionCallResponse,
+  encodeFunctionCallResponse,
+} from './codec/backend/function-call-response.ts';
 import { encodeBackendMessage } from './codec/backend/index.ts';
+import { decodeNoticeResponse, encodeNoticeResponse } from './codec/backend/notice-response.ts';
+import {
+  decodeNotificationResponse,
+  encodeNotificationResponse,
+} from './codec/backend/notification-response.ts';
 import { decodeParameterStatus } from './codec/backend/parameter-status.ts';
 import { decodeReadyForQuery } from './codec/backend/ready-for-query.ts';
+import { decodeRowDescription } from './codec/backend/row-description.ts';
+import type { FrontendMessage } from './codec/frontend/index.ts';
 import { decodeFrontendMessage, encodeFrontendMessage } from './codec/frontend/index.ts';
 import {
   decodeInitialMessage,
@@ -41,12 +58,14 @@ import { frontendLimits, MessageFramer } from './framer.ts';
 import type {
   PostgresSessionPorts,
   ResultLimits,
+  ResultMasker,
   SessionLimits,
   SessionTimeouts,
   StatementGate,
   UpstreamTarget,
 } from './ports.ts';
 import { ReadyTracker } from './ready-tracker.ts';
+import { type ColumnShape, ResultShapeTracker } from './result-shapes.ts';
 import { parseStartupParameters, type StartupRequest } from './startup-parameters.ts';
 import { toErrorResponse } from './to-error-response.ts';
 import {
@@ -144,6 +163,9 @@ export class PostgresSession {
   #principal: Principal | undefined;
   #gate: StatementGate | undefined;
   #limits: ResultLimits | undefined;
+  #masker: ResultMasker | undefined;
+  /** Column types and formats of the rows streaming back; only kept when masking. */
+  #shapes: ResultShapeTracker | undefined;
 
   /**
    * A refused statement is replaced, in place, by one the server rejects with a syntax error
@@ -391,6 +413,8 @@ export class PostgresSession {
     this.#target = decision.target;
     this.#gate = decision.gate;
     this.#limits = decision.gate.limits;
+    this.#masker = decision.gate.masker;
+    if (this.#masker) this.#shapes = new ResultShapeTracker();
     await this.#openUpstream(request, decision.target);
     if (this.#phase !== 'handshake') {
       // The deadline fired (or the client left) while the upstream login was in flight.
@@ -500,6 +524,7 @@ export class PostgresSession {
     for (let frame = this.#framer.next(); frame; frame = this.#framer.next()) {
       // Decoding validates every message before the server sees it (fail closed on garbage).
       const message = decodeFrontendMessage(frame.tag, frame.payload);
+      if (this.#shapes) trackClientShape(this.#shapes, message);
       switch (message.type) {
         case 'Query': {
           this.#ready.query();
@@ -636,15 +661,29 @@ export class PostgresSession {
           this.#statementRows = 0;
           // Stand-ins the server skipped (inside a failed batch) will never come back.
           if (this.#ready.outstanding === 0) this.#pendingRefusals.clear();
+          this.#shapes?.readyForQuery();
           if (this.#limitStop) this.#limitStopReady();
           break;
         case BackendTag.DataRow:
         case BackendTag.CopyData:
+          if (this.#limitStop) continue;
           if (this.#limits !== undefined && !this.#admitRow(frame.end - frame.start)) continue;
+          if (this.#masker) {
+            const masked =
+              frame.tag === BackendTag.DataRow
+                ? this.#maskDataRow(frame.payload, this.#masker)
+                : this.#maskCopyData(frame.payload, this.#masker);
+            if (masked) {
+              this.#toClient.add(masked);
+              continue;
+            }
+          }
           break;
         case BackendTag.CommandComplete:
         case BackendTag.EmptyQueryResponse:
         case BackendTag.PortalSuspended:
+          this.#shapes?.resultEnded();
+          this.#masker?.resultEnded();
           if (this.#limitStop) {
             this.#reportLimit();
             continue;
@@ -671,13 +710,40 @@ export class PostgresSession {
             this.#reportLimit();
             continue;
           }
+          this.#shapes?.error();
           const refusal = this.#pendingRefusals.size > 0 ? this.#takeRefusal(fields) : undefined;
           if (refusal) {
             this.#toClient.add(toErrorResponse(refusal, 'ERROR'));
             continue;
           }
+          const masked = this.#masker && maskFields(fields, this.#masker);
+          if (masked) {
+            this.#toClient.add(encodeErrorResponse({ type: 'ErrorResponse', fields: masked }));
+            continue;
+          }
           break;
         }
+        case BackendTag.RowDescription:
+          this.#shapes?.rowDescription(decodeRowDescription(frame.payload).fields);
+          break;
+        case BackendTag.NoData:
+          this.#shapes?.noData();
+          break;
+        case BackendTag.NoticeResponse:
+        case BackendTag.NotificationResponse:
+        case BackendTag.FunctionCallResponse:
+        case BackendTag.CopyOutResponse:
+        case BackendTag.CopyBothResponse:
+          if (this.#masker) {
+            const replaced = this.#maskMessage(frame.tag, frame.payload, this.#masker);
+            if (replaced === 'drop') continue;
+            if (replaced) {
+              this.#toClient.add(replaced);
+              continue;
+            }
+          }
+          if (this.#limitStop) continue;
+          break;
         case BackendTag.CopyInResponse:
           this.#ready.copyInStarted();
           if (this.#limitStop) continue;
@@ -692,6 +758,84 @@ export class PostgresSession {
     if (!this.#toClient.writeTo(this.#client) && !this.#upstreamPaused) {
       this.#upstreamPaused = true;
       upstream.socket.pause();
+    }
+  }
+
+  // ---- masking (DLP) ----------------------------------------------------------------------------
+
+  /** A DataRow with every value the masker changed replaced; undefined when nothing changed. */
+  #maskDataRow(payload: Buffer, masker: ResultMasker): Buffer | undefined {
+    const { values } = decodeDataRow(payload);
+    let shape: readonly (ColumnShape | undefined)[] | undefined = this.#shapes?.rowShape();
+    if (shape && shape.length !== values.length) {
+      // Our model of the result disagrees with the row: mask as if nothing were known.
+      this.#log.warn(
+        { expected: shape.length, got: values.length },
+        'DataRow does not match its row description',
+      );
+      shape = undefined;
+    }
+    const formats = shape === undefined ? this.#shapes?.rowFormats()?.formats : undefined;
+    let changed = false;
+    const out = values.map((value, i) => {
+      if (value === null) return null;
+      const column = shape?.[i] ?? unknownShape(formats, i);
+      const masked = masker.value(value, 0, value.length, column);
+      if (masked === undefined) return value;
+      changed = true;
+      return masked;
+    });
+    return changed ? encodeDataRow({ type: 'DataRow', values: out }) : undefined;
+  }
+
+  /** COPY TO STDOUT in text or CSV: one line (or part of one) per CopyData. */
+  #maskCopyData(payload: Buffer, masker: ResultMasker): Buffer | undefined {
+    const masked = masker.text(payload.toString('utf8'));
+    return masked === undefined
+      ? undefined
+      : encodeBackendMessage({ type: 'CopyData', data: Buffer.from(masked, 'utf8') });
+  }
+
+  /**
+   * Notices, notifications, function results and COPY starts. Returns the rebuilt frame, 'drop'
+   * when the message must not reach the client, or undefined when it passes unchanged.
+   */
+  #maskMessage(tag: number, payload: Buffer, masker: ResultMasker): Buffer | 'drop' | undefined {
+    switch (tag) {
+      case BackendTag.NoticeResponse: {
+        const fields = maskFields(decodeNoticeResponse(payload).fields, masker);
+        return fields && encodeNoticeResponse({ type: 'NoticeResponse', fields });
+      }
+      case BackendTag.NotificationResponse: {
+        const message = decodeNotificationResponse(payload);
+        const channel = masker.text(message.channel);
+        const body = masker.text(message.payload);
+        if (channel === undefined && body === undefined) return undefined;
+        return encodeNotificationResponse({
+          ...message,
+          channel: channel ?? message.channel,
+          payload: body ?? message.payload,
+        });
+      }
+      case BackendTag.FunctionCallResponse: {
+        const { result } = decodeFunctionCallResponse(payload);
+        if (result === null) return undefined;
+        const masked = masker.value(result, 0, result.length, undefined);
+        return masked === undefined
+          ? undefined
+          : encodeFunctionCallResponse({ type: 'FunctionCallResponse', result: masked });
+      }
+      default: {
+        // CopyOutResponse / CopyBothResponse: binary rows cannot be scanned value by value.
+        const binary = tag === BackendTag.CopyBothResponse || decodeCopyOutResponse(payload).format === 1;
+        if (!binary || this.#limitStop) return undefined;
+        this.#startLimitStop(
+          new ClientFacingError('42501', 'sluice: binary COPY output cannot be masked, so it is not sent', {
+            hint: 'Use COPY … TO STDOUT in text or CSV format; values are masked line by line.',
+          }),
+        );
+        return 'drop';
+      }
     }
   }
 
@@ -883,6 +1027,60 @@ export class PostgresSession {
 }
 
 const TERMINATE_FRAME = encodeFrontendMessage({ type: 'Terminate' });
+
+/** Client messages that decide the shape of the rows coming back. */
+function trackClientShape(shapes: ResultShapeTracker, message: FrontendMessage): void {
+  switch (message.type) {
+    case 'Query':
+    case 'FunctionCall':
+      shapes.query();
+      break;
+    case 'Parse':
+      shapes.parse(message.name);
+      break;
+    case 'Bind':
+      shapes.bind(message.portal, message.statement, message.resultFormats);
+      break;
+    case 'Describe':
+      shapes.describe(message.kind, message.name);
+      break;
+    case 'Execute':
+      shapes.execute(message.portal);
+      break;
+    case 'Close':
+      shapes.close(message.kind, message.name);
+      break;
+    case 'Sync':
+      shapes.sync();
+      break;
+    default:
+      break;
+  }
+}
+
+/** A column whose type no RowDescription told: only its Bind format, if any, is known. */
+function unknownShape(formats: readonly number[] | undefined, i: number): ColumnShape | undefined {
+  if (formats === undefined) return undefined;
+  const format = formats.length === 0 ? 0 : ((formats.length === 1 ? formats[0] : formats[i]) ?? 0);
+  return { typeOid: undefined, format };
+}
+
+/** Error and notice fields that carry free text (not codes, positions or source locations). */
+const MASKED_FIELDS = ['M', 'D', 'H', 'W', 'q', 's', 't', 'c', 'd', 'n'] as const;
+
+/** The fields with every free-text value masked, or undefined when none changed. */
+function maskFields(fields: NoticeFields, masker: ResultMasker): NoticeFields | undefined {
+  let out: NoticeFields | undefined;
+  for (const key of MASKED_FIELDS) {
+    const value = fields[key];
+    if (value === undefined) continue;
+    const masked = masker.text(value);
+    if (masked === undefined) continue;
+    out ??= { ...fields };
+    out[key] = masked;
+  }
+  return out;
+}
 
 /** An error when the server reports a pinned setting at another value (the session must end). */
 function unpinnedSetting(name: string, value: string): ClientFacingError | undefined {
