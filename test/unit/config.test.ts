@@ -453,6 +453,37 @@ describe('parseConfig: every problem with its path and position', () => {
       ]);
     });
 
+    it('reads masking settings, and refuses a custom pattern that cannot be used', () => {
+      const config = parseConfig(
+        lines(
+          MINIMAL.trimEnd(),
+          '    masking: off',
+          'masking:',
+          '  detectors: { phone: false, card: hash }',
+          '  custom: [{ name: employee-id, pattern: "EMP-[0-9]{6}" }]',
+          '  scanCap: 1MiB',
+          '  hashKey: env:SLUICE_HASH_KEY',
+        ),
+        'sluice.yaml',
+      );
+      expect(config.policies[0]?.masking).toBe('off');
+      expect(config.masking).toEqual({
+        detectors: { phone: false, card: 'hash' },
+        custom: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}', masker: 'redact' }],
+        scanCapBytes: 1024 * 1024,
+        hashKey: { kind: 'env', name: 'SLUICE_HASH_KEY' },
+      });
+      expect(
+        problems(lines(MINIMAL.trimEnd(), 'masking: { custom: [{ name: bad, pattern: "(a" }] }')),
+      ).toEqual([expect.stringMatching(/masking\.custom\[0\]\.pattern: .*does not compile/)]);
+      expect(
+        problems(lines(MINIMAL.trimEnd(), 'masking: { custom: [{ name: empty, pattern: "x*" }] }')),
+      ).toEqual([expect.stringMatching(/masking\.custom\[0\]\.pattern: .*empty/)]);
+      expect(problems(lines(MINIMAL.trimEnd(), 'masking: { detectors: { cards: partial } }'))).toEqual([
+        expect.stringContaining('masking.detectors.cards: unknown key'),
+      ]);
+    });
+
     it('refuses a newer config version or a feature this gateway cannot enforce', () => {
       expect(problems(lines('version: 2', MINIMAL))).toEqual([
         expect.stringContaining('version: this gateway reads config version 1; upgrade Sluice'),
