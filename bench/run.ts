@@ -11,11 +11,12 @@ import { measureAnalysis } from './analysis.ts';
 import { type CleanupScope, runWithCleanup } from './cleanup.ts';
 import { BENCH_DATABASE, createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { describeMachine } from './machine.ts';
+import { measureMasking } from './masking.ts';
 import { percentile, runPgbench } from './pgbench.ts';
 import { docsSection, markdownTable, progressLine, verdictLines, writeDocsSection } from './report.ts';
 import type { Cell, CellResult } from './results.ts';
 import { type BenchSettings, readSettings } from './settings.ts';
-import { startTargets, type Target } from './targets.ts';
+import { gatewayTarget, startTargets, type Target } from './targets.ts';
 
 const DOCS_PATH = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 
@@ -97,6 +98,22 @@ async function measureCell(
   }
 }
 
+/** Masking throughput against direct and a gateway started with masking off just for this. */
+async function maskingLines(
+  targets: readonly Target[],
+  context: { workDir: string; defer: CleanupScope['defer'] },
+  signal: AbortSignal,
+): Promise<string[]> {
+  const direct = targets.find((t) => t.name === 'direct');
+  const maskingOn = targets.find((t) => t.name === 'gateway-tls-off');
+  if (!direct || !maskingOn || signal.aborted) return [];
+  console.log('masking throughput …');
+  const maskingOff = await gatewayTarget(context, 'gateway-no-masking');
+  const lines = await measureMasking({ direct, maskingOff, maskingOn });
+  for (const line of lines) console.log(line);
+  return lines;
+}
+
 async function bench(settings: BenchSettings, { defer, signal }: CleanupScope): Promise<void> {
   const cells = cellsOf(settings);
   const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
@@ -127,6 +144,7 @@ async function bench(settings: BenchSettings, { defer, signal }: CleanupScope): 
     }
   }
 
+  notes.push(...(await maskingLines(targets, { workDir, defer }, signal)));
   notes.push(
     `1-minute load average ${loadBefore} before the cells, ${oneMinuteLoad()} after ` +
       `(${machine.cores} cores; anything else running competes with pgbench, PostgreSQL and the proxy)`,

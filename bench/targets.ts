@@ -17,6 +17,7 @@ export type TargetName =
   | 'pgbouncer'
   | 'gateway-tls-off'
   | 'gateway-no-guardrails'
+  | 'gateway-no-masking'
   | 'gateway-tls-on';
 
 export interface Target {
@@ -80,7 +81,11 @@ const NO_GUARDRAILS = `    guardrails: { ${GUARDRAIL_NAMES.map((name) => `${name
  * What `sluice start` would read: one connection to the bench database, one policy for the key,
  * with the default guardrails on unless `guardrails` is false.
  */
-function gatewayConfigYaml(tls: 'off' | 'required', storeDir: string, guardrails: boolean): string {
+function gatewayConfigYaml(
+  tls: 'off' | 'required',
+  storeDir: string,
+  options: { guardrails: boolean; masking: boolean },
+): string {
   const listen = tls === 'off' ? '{ address: 127.0.0.1:0, tls: off }' : '127.0.0.1:0';
   return `listen:
   postgres: ${listen}
@@ -97,20 +102,26 @@ policies:
   - name: bench
     subjects: { groups: [${KEY_GROUP}] }
     connections: [${GATEWAY_CONNECTION}]
-${guardrails ? '' : NO_GUARDRAILS}logging:
+${options.guardrails ? '' : NO_GUARDRAILS}${options.masking ? '' : '    masking: off\n'}logging:
   level: info
 `;
 }
 
-async function gatewayTarget(
+export async function gatewayTarget(
   context: TargetContext,
-  name: 'gateway-tls-off' | 'gateway-no-guardrails' | 'gateway-tls-on',
+  name: 'gateway-tls-off' | 'gateway-no-guardrails' | 'gateway-no-masking' | 'gateway-tls-on',
 ): Promise<Target> {
   const tls = name === 'gateway-tls-on' ? 'required' : 'off';
   const dir = join(context.workDir, name);
   await mkdir(dir);
   const configFile = join(dir, 'sluice.yaml');
-  await writeFile(configFile, gatewayConfigYaml(tls, join(dir, 'store'), name !== 'gateway-no-guardrails'));
+  await writeFile(
+    configFile,
+    gatewayConfigYaml(tls, join(dir, 'store'), {
+      guardrails: name !== 'gateway-no-guardrails',
+      masking: name !== 'gateway-no-masking',
+    }),
+  );
   const { process, ready } = await startNodeProxy(
     'gateway-process.ts',
     [configFile, KEY_GROUP],

@@ -121,18 +121,57 @@ export function stringFlags(text: string): number {
   return flags | digitFlags(digits);
 }
 
-/** True when the UTF-8 bytes [start, end) could hold something a built-in detector finds. */
+/** Characters that may sit between the digits of one card, SSN or phone number. */
+function isSeparator(c: number): boolean {
+  return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x28 || c === 0x29 || c === 0x2b;
+}
+
+function isUpperByte(c: number): boolean {
+  return c >= 0x41 && c <= 0x5a;
+}
+
+function isDigitByte(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * True when the UTF-8 bytes [start, end) could hold something a built-in detector finds.
+ *
+ * Digits count per *run*: a stretch of digits and the separators a card, SSN or phone number may
+ * contain (space, `-`, `.`, parentheses, `+`). Every card has 13 digits in one run, every SSN 9,
+ * every national phone number 10, every E.164 number 8 after a `+`, so a run needs 9 digits, or 8
+ * with a `+`. An IBAN is recognised by its start (two capitals, two digits). Hashes, dates and ids
+ * whose digits are broken up by letters or colons then cost no scan.
+ */
 export function bytesMayMatch(bytes: Buffer, start: number, end: number): boolean {
-  let digits = 0;
+  let run = 0;
+  let plus = false;
   for (let i = start; i < end; i++) {
     const c = bytes[i] ?? 0;
     const k = CLASS[c] ?? OTHER;
-    if (k === OTHER) continue;
     if (k === DIGIT) {
-      if (++digits >= 8) return true;
-    } else if (k !== TRIGGER || secretAtBytes(bytes, i, end, c)) {
-      return true; // '@', a non-ASCII byte, or a secret prefix
+      if (++run >= 9 || (plus && run >= 8)) return true;
+      continue;
     }
+    if (isSeparator(c)) {
+      if (c === 0x2b) plus = true;
+      if (c === 0x2d && secretAtBytes(bytes, i, end, c)) return true; // -----BEGIN
+      continue;
+    }
+    run = 0;
+    plus = false;
+    if (isUpperByte(c) && isIbanStart(bytes, i, end)) return true;
+    if (k === OTHER) continue;
+    if (k !== TRIGGER || secretAtBytes(bytes, i, end, c)) return true; // '@', non-ASCII, a secret prefix
   }
   return false;
+}
+
+/** Two capitals then two digits: how every IBAN starts (`GB82…`). */
+function isIbanStart(bytes: Buffer, i: number, end: number): boolean {
+  return (
+    isUpperByte(peek(bytes, i + 1, end)) &&
+    isDigitByte(peek(bytes, i + 2, end)) &&
+    isDigitByte(peek(bytes, i + 3, end))
+  );
 }

@@ -763,29 +763,40 @@ export class PostgresSession {
 
   // ---- masking (DLP) ----------------------------------------------------------------------------
 
-  /** A DataRow with every value the masker changed replaced; undefined when nothing changed. */
+  /**
+   * A DataRow with every value the masker changed replaced; undefined when nothing changed. The
+   * values are walked in place (no per-value objects): this runs for every row of every result.
+   */
   #maskDataRow(payload: Buffer, masker: ResultMasker): Buffer | undefined {
-    const { values } = decodeDataRow(payload);
+    const count = payload.length >= 2 ? payload.readUInt16BE(0) : -1;
+    if (count < 0) throw new ProtocolError('malformed DataRow from the server');
     let shape: readonly (ColumnShape | undefined)[] | undefined = this.#shapes?.rowShape();
-    if (shape && shape.length !== values.length) {
+    if (shape && shape.length !== count) {
       // Our model of the result disagrees with the row: mask as if nothing were known.
-      this.#log.warn(
-        { expected: shape.length, got: values.length },
-        'DataRow does not match its row description',
-      );
+      this.#log.warn({ expected: shape.length, got: count }, 'DataRow does not match its row description');
       shape = undefined;
     }
     const formats = shape === undefined ? this.#shapes?.rowFormats()?.formats : undefined;
-    let changed = false;
-    const out = values.map((value, i) => {
-      if (value === null) return null;
-      const column = shape?.[i] ?? unknownShape(formats, i);
-      const masked = masker.value(value, 0, value.length, column);
-      if (masked === undefined) return value;
-      changed = true;
-      return masked;
+    let replaced: Map<number, Buffer | null> | undefined;
+    let offset = 2;
+    for (let i = 0; i < count; i++) {
+      if (offset + 4 > payload.length) throw new ProtocolError('malformed DataRow from the server');
+      const length = payload.readInt32BE(offset);
+      offset += 4;
+      if (length === -1) continue;
+      if (length < 0 || offset + length > payload.length)
+        throw new ProtocolError('malformed DataRow from the server');
+      const masked = masker.value(payload, offset, offset + length, shape?.[i] ?? unknownShape(formats, i));
+      if (masked !== undefined) (replaced ??= new Map()).set(i, masked);
+      offset += length;
+    }
+    if (offset !== payload.length) throw new ProtocolError('malformed DataRow from the server');
+    if (replaced === undefined) return undefined;
+    const { values } = decodeDataRow(payload);
+    return encodeDataRow({
+      type: 'DataRow',
+      values: values.map((value, i) => (replaced.has(i) ? (replaced.get(i) ?? null) : value)),
     });
-    return changed ? encodeDataRow({ type: 'DataRow', values: out }) : undefined;
   }
 
   /** COPY TO STDOUT in text or CSV: one line (or part of one) per CopyData. */
