@@ -787,7 +787,10 @@ export class PostgresSession {
       if (length < 0 || offset + length > payload.length)
         throw new ProtocolError('malformed DataRow from the server');
       const masked = masker.value(payload, offset, offset + length, shape?.[i] ?? unknownShape(formats, i));
-      if (masked !== undefined) (replaced ??= new Map()).set(i, masked);
+      if (masked !== undefined) {
+        replaced ??= new Map();
+        replaced.set(i, masked);
+      }
       offset += length;
     }
     if (offset !== payload.length) throw new ProtocolError('malformed DataRow from the server');
