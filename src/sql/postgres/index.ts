@@ -24,6 +24,8 @@ export type {
   WriteSite,
 } from './facts.ts';
 export { fingerprint } from './fingerprint.ts';
+export type { ColumnRef, OutputLineage } from './lineage.ts';
+export { lineage, referencedColumns, statementLineage } from './lineage.ts';
 export { initSqlParser } from './parser.ts';
 
 /**
