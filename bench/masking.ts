@@ -4,10 +4,7 @@
  * off, and with masking on. The reader is a minimal protocol client that counts and discards
  * rows, so the client's own cost does not hide the proxy's.
  */
-import { connect, type Socket } from 'node:net';
-import { encodeFrontendMessage } from '../src/protocols/postgres/codec/frontend/index.ts';
-import { encodeStartupMessage } from '../src/protocols/postgres/codec/frontend/startup-message.ts';
-import { backendLimits, MessageFramer } from '../src/protocols/postgres/framer.ts';
+import { streamQuery } from '../test/helpers/stream-query.ts';
 import type { Target } from './targets.ts';
 
 const ROWS = 1_000_000;
@@ -19,66 +16,21 @@ const QUERY = `SELECT 'customer ' || g AS name,
 FROM generate_series(1, ${ROWS}) g`;
 const REPEATS = 3;
 
-interface Reading {
-  readonly bytes: number;
-  readonly seconds: number;
-}
-
-/** Logs in (trust or cleartext password), runs QUERY, and counts DataRow bytes until ReadyForQuery. */
-async function readResult(env: NodeJS.ProcessEnv): Promise<Reading> {
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: env.PGHOST, port: Number(env.PGPORT) }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const framer = new MessageFramer(backendLimits({ maxMessageBytes: 1 << 30 }), 'tagged');
-  socket.write(
-    encodeStartupMessage({
-      type: 'StartupMessage',
-      protocolVersion: 0x30000,
-      parameters: { user: env.PGUSER ?? '', database: env.PGDATABASE ?? '' },
-    }),
-  );
-  let started = 0;
-  let bytes = 0;
-  let readies = 0;
-  try {
-    return await new Promise<Reading>((resolve, reject) => {
-      socket.on('error', reject);
-      socket.on('data', (chunk: Buffer) => {
-        framer.push(chunk);
-        for (let frame = framer.next(); frame; frame = framer.next()) {
-          const tag = String.fromCharCode(frame.tag);
-          if (tag === 'R' && frame.payload.readInt32BE(0) === 3) {
-            socket.write(
-              encodeFrontendMessage({
-                type: 'AuthenticationResponse',
-                data: Buffer.from(`${env.PGPASSWORD ?? ''}\0`),
-              }),
-            );
-          } else if (tag === 'E') {
-            reject(new Error(`server error: ${frame.payload.toString('utf8').replace(/\0/g, ' ')}`));
-          } else if (tag === 'D') {
-            bytes += frame.end - frame.start;
-          } else if (tag === 'Z' && ++readies === 1) {
-            started = performance.now();
-            socket.write(encodeFrontendMessage({ type: 'Query', query: QUERY }));
-          } else if (tag === 'Z') {
-            resolve({ bytes, seconds: (performance.now() - started) / 1000 });
-          }
-        }
-      });
-    });
-  } finally {
-    socket.destroy();
-  }
-}
-
 /** The best of REPEATS runs (the least disturbed by the rest of the machine), in MB/s. */
 async function throughput(env: NodeJS.ProcessEnv): Promise<{ mbps: number; mb: number }> {
   let best = 0;
   let mb = 0;
   for (let i = 0; i < REPEATS; i++) {
-    const reading = await readResult(env);
+    const reading = await streamQuery(
+      {
+        host: env.PGHOST ?? '',
+        port: Number(env.PGPORT),
+        user: env.PGUSER ?? '',
+        database: env.PGDATABASE ?? '',
+        password: env.PGPASSWORD,
+      },
+      QUERY,
+    );
     mb = reading.bytes / 1e6;
     best = Math.max(best, mb / reading.seconds);
   }

@@ -14,6 +14,7 @@ import { GUARDRAIL_NAMES } from '../../src/policy/guardrails.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { recordCredential, recordLogLine } from './credential-log.ts';
+import { RawClient } from './raw-client.ts';
 
 export interface TestGateway {
   readonly gateway: RunningGateway;
@@ -94,6 +95,21 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
  * real clients), where the statements are the server's business, not the policy's.
  */
 export const NO_GUARDRAILS = `    guardrails: { ${GUARDRAIL_NAMES.map((name) => `${name}: allow`).join(', ')} }\n`;
+
+/** A raw-protocol session through `gateway` over TLS, logged in with `key`. */
+export function rawGatewayClient(
+  gateway: { readonly host: string; readonly port: number },
+  key: string,
+): Promise<RawClient> {
+  return RawClient.connect({
+    host: gateway.host,
+    port: gateway.port,
+    user: 'agent',
+    database: 'app',
+    password: key,
+    tls: true,
+  });
+}
 
 /** A policy line that opts out of masking, for wire-parity tests that compare bytes with a direct run. */
 export const NO_MASKING = '    masking: off\n';

@@ -19,37 +19,10 @@ import type { FrontendMessage } from '../../src/protocols/postgres/codec/fronten
 import { encodeFrontendMessage } from '../../src/protocols/postgres/codec/frontend/index.ts';
 import { type CorpusFixture, createCorpusFixture, type FixtureSnapshot } from '../helpers/corpus-fixture.ts';
 import { appConnectionYaml, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { B, C, E, F, P, Q, S } from '../helpers/messages.ts';
 import { gatewayClient } from '../helpers/pg-client.ts';
 import { PG_HOST, PG_PORT } from '../helpers/postgres.ts';
 import { describeFrames, errorsIn, RawClient, type RawFrame } from '../helpers/raw-client.ts';
-
-// ---- message shorthands -------------------------------------------------------------------------
-
-const Q = (query: string): FrontendMessage => ({ type: 'Query', query });
-const P = (name: string, query: string, parameterTypes: number[] = []): FrontendMessage => ({
-  type: 'Parse',
-  name,
-  query,
-  parameterTypes,
-});
-const B = (portal: string, statement: string, parameters: string[] = []): FrontendMessage => ({
-  type: 'Bind',
-  portal,
-  statement,
-  parameterFormats: [],
-  parameters: parameters.map((p) => Buffer.from(p, 'utf8')),
-  resultFormats: [],
-});
-const E = (portal = '', maxRows = 0): FrontendMessage => ({ type: 'Execute', portal, maxRows });
-const C = (kind: 'S' | 'P', name = ''): FrontendMessage => ({ type: 'Close', kind, name });
-const S: FrontendMessage = { type: 'Sync' };
-const F = (functionOid: number, args: string[] = []): FrontendMessage => ({
-  type: 'FunctionCall',
-  functionOid,
-  argumentFormats: [],
-  arguments: args.map((a) => Buffer.from(a, 'utf8')),
-  resultFormat: 0,
-});
 
 const STEP_TIMEOUT_MS = 10_000;
 const BLOCKED_PREFIX = 'sluice: blocked by policy';

@@ -7,16 +7,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { encodeFrontendMessage } from '../../src/protocols/postgres/codec/frontend/index.ts';
-import { encodeStartupMessage } from '../../src/protocols/postgres/codec/frontend/startup-message.ts';
-import { backendLimits, MessageFramer } from '../../src/protocols/postgres/framer.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 import { run } from '../helpers/run.ts';
+import { streamQuery } from '../helpers/stream-query.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/sluice.js', import.meta.url));
 const ROWS = 2_000_000;
@@ -92,53 +89,6 @@ async function residentBytes(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
-/** Logs in with the key, runs QUERY, and counts DataRow bytes until ReadyForQuery. */
-async function streamResult(port: number, key: string): Promise<{ rows: number; bytes: number }> {
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const framer = new MessageFramer(backendLimits({ maxMessageBytes: 1 << 20 }), 'tagged');
-  socket.write(
-    encodeStartupMessage({
-      type: 'StartupMessage',
-      protocolVersion: 0x30000,
-      parameters: { user: 'agent', database: 'app' },
-    }),
-  );
-  let rows = 0;
-  let bytes = 0;
-  let readies = 0;
-  try {
-    return await new Promise((resolve, reject) => {
-      socket.on('error', reject);
-      socket.on('close', () => reject(new Error(`closed after ${rows} rows`)));
-      socket.on('data', (chunk: Buffer) => {
-        framer.push(chunk);
-        for (let frame = framer.next(); frame; frame = framer.next()) {
-          const tag = String.fromCharCode(frame.tag);
-          if (tag === 'R' && frame.payload.readInt32BE(0) === 3) {
-            socket.write(
-              encodeFrontendMessage({ type: 'AuthenticationResponse', data: Buffer.from(`${key}\0`) }),
-            );
-          } else if (tag === 'E') {
-            reject(new Error(frame.payload.toString('utf8').replace(/\0/g, ' ')));
-          } else if (tag === 'D') {
-            rows++;
-            bytes += frame.end - frame.start;
-          } else if (tag === 'Z' && ++readies === 1) {
-            socket.write(encodeFrontendMessage({ type: 'Query', query: QUERY }));
-          } else if (tag === 'Z') {
-            resolve({ rows, bytes });
-          }
-        }
-      });
-    });
-  } finally {
-    socket.destroy();
-  }
-}
-
 it('streams a 2 GB result with masking on while the gateway stays under 300 MB resident', {
   timeout: 300_000,
 }, async () => {
@@ -155,7 +105,10 @@ it('streams a 2 GB result with masking on while the gateway stays under 300 MB r
     );
   }, 100);
   try {
-    const { rows, bytes } = await streamResult(port, key);
+    const { rows, bytes } = await streamQuery(
+      { host: '127.0.0.1', port, user: 'agent', database: 'app', password: key },
+      QUERY,
+    );
     expect(rows).toBe(ROWS);
     expect(bytes).toBeGreaterThan(2_000_000_000);
   } finally {

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrontendMessage } from '../../src/protocols/postgres/codec/frontend/index.ts';
 import { type CorpusFixture, createCorpusFixture } from '../helpers/corpus-fixture.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { rawGatewayClient, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { Q } from '../helpers/messages.ts';
 import { PG_HOST, PG_PORT } from '../helpers/postgres.ts';
 import { decode, describeFrames, errorsIn, RawClient, type RawFrame } from '../helpers/raw-client.ts';
 import { run } from '../helpers/run.ts';
@@ -100,15 +101,8 @@ afterAll(async () => {
   await fx?.drop();
 }, 60_000);
 
-async function connect(group: string): Promise<RawClient> {
-  return RawClient.connect({
-    host: gw.host,
-    port: gw.port,
-    user: 'agent',
-    database: 'app',
-    password: keys[group] ?? '',
-    tls: true,
-  });
+function connect(group: string): Promise<RawClient> {
+  return rawGatewayClient(gw, keys[group] ?? '');
 }
 
 async function direct(): Promise<RawClient> {
@@ -120,8 +114,6 @@ async function exchange(client: RawClient, messages: FrontendMessage[], readies 
   await client.send(messages);
   return client.readUntil(readies, 10_000);
 }
-
-const Q = (query: string): FrontendMessage => ({ type: 'Query', query });
 
 /** The text values of every DataRow, row by row (null for SQL NULL). */
 function rows(frames: readonly RawFrame[]): (string | null)[][] {

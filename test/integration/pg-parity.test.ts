@@ -11,36 +11,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrontendMessage } from '../../src/protocols/postgres/codec/frontend/index.ts';
 import { NO_GUARDRAILS, NO_MASKING, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { B, C, D, E, H, P, Q, S } from '../helpers/messages.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 import { describeFrames, RawClient, type RawFrame, type Until } from '../helpers/raw-client.ts';
 
-// ---- message shorthands (all encoded by the gateway's own codec) ------------------------------
+// ---- COPY message shorthands (the common ones are in helpers/messages) ------------------------
 
-const Q = (query: string): FrontendMessage => ({ type: 'Query', query });
-const P = (name: string, query: string, parameterTypes: number[] = []): FrontendMessage => ({
-  type: 'Parse',
-  name,
-  query,
-  parameterTypes,
-});
-const B = (
-  portal: string,
-  statement: string,
-  parameters: (string | Buffer | null)[] = [],
-  formats: { params?: number[]; results?: number[] } = {},
-): FrontendMessage => ({
-  type: 'Bind',
-  portal,
-  statement,
-  parameterFormats: formats.params ?? [],
-  parameters: parameters.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)),
-  resultFormats: formats.results ?? [],
-});
-const D = (kind: 'S' | 'P', name = ''): FrontendMessage => ({ type: 'Describe', kind, name });
-const E = (portal = '', maxRows = 0): FrontendMessage => ({ type: 'Execute', portal, maxRows });
-const C = (kind: 'S' | 'P', name = ''): FrontendMessage => ({ type: 'Close', kind, name });
-const S: FrontendMessage = { type: 'Sync' };
-const H: FrontendMessage = { type: 'Flush' };
 const CD = (data: string | Buffer): FrontendMessage => ({ type: 'CopyData', data: Buffer.from(data) });
 const CDone: FrontendMessage = { type: 'CopyDone' };
 const CFail = (message: string): FrontendMessage => ({ type: 'CopyFail', message });

@@ -7,10 +7,10 @@
 import fc from 'fast-check';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { rawGatewayClient, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gatewayClient } from '../helpers/pg-client.ts';
 import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
-import { errorsIn, RawClient, type RawFrame } from '../helpers/raw-client.ts';
+import { errorsIn, type RawClient, type RawFrame } from '../helpers/raw-client.ts';
 import { run } from '../helpers/run.ts';
 
 let db: TestDatabase;
@@ -85,15 +85,8 @@ async function failure(c: pg.Client, sql: string): Promise<{ code: string; messa
   return error;
 }
 
-async function rawClient(group: Group): Promise<RawClient> {
-  return RawClient.connect({
-    host: gw.host,
-    port: gw.port,
-    user: 'agent',
-    database: 'app',
-    password: keys[group] ?? '',
-    tls: true,
-  });
+function rawClient(group: Group): Promise<RawClient> {
+  return rawGatewayClient(gw, keys[group] ?? '');
 }
 
 async function rawQuery(raw: RawClient, sql: string): Promise<RawFrame[]> {
