@@ -6,7 +6,7 @@
  */
 import type { StatementFacts } from '../sql/postgres/index.ts';
 import type { NameMatcher } from './glob.ts';
-import { restrictiveFunctionMatcher } from './names.ts';
+import { restrictiveFunctionMatcher, tableMatcher } from './names.ts';
 import type { GuardrailSpec } from './statement-policy.ts';
 
 export const GUARDRAIL_NAMES = [
@@ -24,6 +24,7 @@ export const GUARDRAIL_NAMES = [
   'derivedTables',
   'privileges',
   'serverAdministration',
+  'valueCatalogs',
 ] as const;
 
 export type GuardrailName = (typeof GUARDRAIL_NAMES)[number];
@@ -134,6 +135,24 @@ const ROUTINE_DEFINITIONS = new Set([
 
 const SERVER_ADMINISTRATION = new Set(['AlterSystemStmt', 'LoadStmt', 'CheckPointStmt']);
 
+/**
+ * System views that hold *values* of other tables or other sessions' SQL: column statistics
+ * (most common values, histogram bounds: real card numbers and SSNs), running and prepared
+ * statements with their literals. Matched in any schema, since a view of the same name elsewhere
+ * is no better.
+ */
+const VALUE_CATALOGS = tableMatcher([
+  'pg_stats',
+  'pg_stats_ext',
+  'pg_stats_ext_exprs',
+  'pg_statistic',
+  'pg_statistic_ext_data',
+  'pg_stat_activity',
+  'pg_prepared_statements',
+  'pg_cursors',
+  'pg_stat_statements',
+]);
+
 /** How the caller wrote it, for the refusal message (the node name means little to a caller). */
 const DESTRUCTIVE_COMMANDS: Readonly<Record<string, string>> = {
   DropStmt: 'DROP',
@@ -218,4 +237,10 @@ export const GUARDRAIL_CHECKS: Readonly<Record<Exclude<GuardrailName, 'functionC
   privileges: (f) => (f.effects.includes('dcl') ? `${f.kind} changes roles or privileges` : undefined),
   serverAdministration: (f) =>
     SERVER_ADMINISTRATION.has(f.kind) ? `${f.kind} changes the database server itself` : undefined,
+  valueCatalogs: (f) =>
+    first([...f.tables.read, ...f.tables.written], (table) =>
+      VALUE_CATALOGS(table)
+        ? `${table} holds values of other tables or other sessions' SQL (statistics, running statements)`
+        : undefined,
+    ),
 };

@@ -209,6 +209,20 @@ describe('decisions', () => {
     });
   });
 
+  it('value-bearing catalogs are refused by default (corpus 121)', async () => {
+    await withClient('plain', async (c) => {
+      for (const sql of [
+        'SELECT query FROM pg_stat_activity',
+        'SELECT statement FROM pg_prepared_statements',
+        'SELECT histogram_bounds FROM pg_stats',
+      ]) {
+        const error = await failure(c, sql);
+        expect(error.message, sql).toMatch(/holds values of other tables or other sessions' SQL/);
+      }
+      expect((await c.query('SELECT count(*) > 0 AS ok FROM pg_class')).rows).toEqual([{ ok: true }]);
+    });
+  });
+
   it('text the parser rejects is refused, never forwarded, and the session survives', async () => {
     await withClient('plain', async (c) => {
       const error = await failure(c, 'SELEC 1');

@@ -122,6 +122,9 @@ describe('guardrails', () => {
     ['privileges', 'CREATE ROLE r', 'SELECT 1'],
     ['serverAdministration', "ALTER SYSTEM SET work_mem = '1MB'", 'SELECT 1'],
     ['serverAdministration', 'CHECKPOINT', 'SELECT 1'],
+    ['valueCatalogs', 'SELECT most_common_vals FROM pg_stats', 'SELECT relname FROM pg_class'],
+    ['valueCatalogs', 'SELECT query FROM pg_catalog.pg_stat_activity', 'SELECT count(*) FROM pg_locks'],
+    ['valueCatalogs', 'SELECT statement FROM pg_prepared_statements', 'SELECT name FROM pg_settings'],
   ];
 
   describe.each(cases)('%s: %s', (guardrail, caught, passes) => {
