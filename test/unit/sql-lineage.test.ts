@@ -417,3 +417,35 @@ describe('statements resolved elsewhere, and fail-closed cases', () => {
     expect(names(referencedColumns(l))).toEqual(['customers.email', 'customers.ssn', 'notes.id']);
   });
 });
+
+describe('outputDirect', () => {
+  it('is true for a bare column, also through a subquery or CTE, and false for anything else', () => {
+    expect(one('SELECT card_number AS notes, ssn x, md5(ssn), c.id FROM customers c').outputDirect).toEqual([
+      true,
+      true,
+      false,
+      true,
+    ]);
+    expect(
+      one('SELECT s.a, b FROM (SELECT card_number a, ssn::text b FROM customers) s').outputDirect,
+    ).toEqual([true, false]);
+    expect(
+      one('WITH w AS (SELECT upper(email) e, phone FROM customers) SELECT e, phone FROM w').outputDirect,
+    ).toEqual([false, true]);
+  });
+
+  it('is false for whole rows, stars, composite fields and set operations', () => {
+    expect(one('SELECT c FROM customers c').outputDirect).toEqual([false]);
+    expect(one('SELECT *, ssn FROM customers').outputDirect).toEqual([false, true]);
+    expect(one('SELECT (c).ssn FROM (SELECT c FROM customers c) s').outputDirect).toEqual([false]);
+    expect(one('SELECT ssn FROM customers UNION SELECT pan FROM guesses').outputDirect).toEqual([false]);
+    expect(one('SELECT ssn FROM (SELECT * FROM customers) s').outputDirect).toEqual([false]);
+  });
+
+  it('a star over columns renamed by position gives no shape, not a star', () => {
+    const l = one('SELECT * FROM customers AS c(a, b)');
+    expect(l.outputs).toBeUndefined();
+    expect(l.starOutputs).toBeUndefined();
+    expect(names(l.valueRefs)).toEqual(['customers.*']);
+  });
+});

@@ -70,6 +70,12 @@ export interface OutputLineage {
    * table has, so later outputs shift by that many minus one.
    */
   readonly starOutputs?: readonly number[];
+  /**
+   * Per output (present when `outputs` is): true when the output is a bare column reference, to a
+   * table column or to a subquery/CTE column that is itself one; false for any expression, a whole
+   * row, a star, a set operation's column, or a name the walk cannot pin to a plain column.
+   */
+  readonly outputDirect?: readonly boolean[];
   /** Every column any output may derive from (also when `outputs` is undefined). */
   readonly valueRefs: readonly ColumnRef[];
   /**
@@ -85,6 +91,11 @@ export interface OutputLineage {
   /** What it could not follow (node types, or `FuncCall:name` for SQL hidden in a string). */
   readonly unknownNodes?: readonly string[];
 }
+
+/** A column with whether it is a plain column reference (see `outputDirect`); absent means no. */
+type Traced = Column & { readonly direct?: boolean };
+
+const isDirect = (c: Column): boolean => (c as Traced).direct === true;
 
 interface Acc {
   readonly inference: Refs;
@@ -142,6 +153,7 @@ function finish(rel: Relation | undefined, acc: Acc): OutputLineage {
   const stars = (rel?.columns ?? []).flatMap((c, i) => (c.star ? [i] : []));
   return {
     outputs: rel?.columns?.map((c) => toColumnRefs(c.refs)),
+    ...(rel?.columns !== undefined ? { outputDirect: rel.columns.map(isDirect) } : {}),
     ...(stars.length > 0 ? { starOutputs: stars } : {}),
     valueRefs: toColumnRefs(rel?.all ?? new Set()),
     inferenceRefs: toColumnRefs(acc.inference),
@@ -255,7 +267,9 @@ function setOperation(n: SelectStmt, ctx: Ctx): Relation {
   const aligned =
     l !== undefined && r !== undefined && l.length === r.length && l.every((c, i) => c.star === r[i]?.star);
   if (!aligned) return relation(undefined, new Set([...left.all, ...right.all]));
-  return relation(l.map((c, i) => ({ ...c, refs: new Set([...c.refs, ...(r[i]?.refs ?? [])]) })));
+  return relation(
+    l.map((c, i): Traced => ({ ...c, refs: new Set([...c.refs, ...(r[i]?.refs ?? [])]), direct: false })),
+  );
 }
 
 function values(lists: Node[], ctx: Ctx): Relation {
@@ -286,7 +300,10 @@ function targets(list: Node[], ctx: Ctx): Relation {
     const refs: Refs = new Set();
     expr(rt?.val, ctx, refs);
     if (rt === undefined) ctx.acc.unknown.add(tagOf(item) ?? 'Unknown');
-    columns.push({ name: rt === undefined ? undefined : outputName(rt), refs, star: false });
+    const direct =
+      rt?.val !== undefined && 'ColumnRef' in rt.val && refDirect(rt.val.ColumnRef.fields ?? [], ctx.scope);
+    const column: Traced = { name: rt === undefined ? undefined : outputName(rt), refs, star: false, direct };
+    columns.push(column);
   }
   return relation(
     shapeKnown ? columns : undefined,
@@ -312,11 +329,18 @@ function expandStar(qualifier: string[], ctx: Ctx, all: Refs): Column[] | undefi
       return undefined;
     }
     wholeRow(source, all);
-    const part = expand(source);
+    // `customers AS c(a, b)`: the star's fields are named by position, which only the catalog maps
+    // back, so a caller matching field names to columns must not see a star here.
+    const part = renamesColumns(source) ? undefined : expand(source);
     if (part === undefined) known = false;
     else columns.push(...part);
   }
   return known ? columns : undefined;
+}
+
+function renamesColumns(source: Source): boolean {
+  if (source.kind === 'table') return source.renamed.size > 0;
+  return source.kind === 'join' && source.members.some(renamesColumns);
 }
 
 /** The name the server gives an output column, where a query above could use it. */
@@ -395,7 +419,10 @@ function recursiveCte(cte: CommonTableExpr, scope: Scope, acc: Acc): Relation {
   const everything = new Set(rel.all);
   everything.delete(marker);
   for (const set of [acc.inference, acc.written]) if (set.delete(marker)) addAll(set, everything);
-  return relation(rel.columns?.map((c) => ({ ...c, refs: everything })) ?? undefined, everything);
+  return relation(
+    rel.columns?.map((c): Traced => ({ ...c, refs: everything, direct: false })) ?? undefined,
+    everything,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,7 +615,9 @@ function copy(n: CopyStmt, outer: Scope, acc: Acc): Relation | undefined {
   const listed = strings(n.attlist);
   if (listed.length === 0) return relation(expand(source));
   const table = source.kind === 'table' ? source.table : tableName(n.relation);
-  return relation(listed.map((name) => ({ name, refs: new Set([refKey(table, name)]), star: false })));
+  return relation(
+    listed.map((name): Traced => ({ name, refs: new Set([refKey(table, name)]), star: false, direct: true })),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -693,6 +722,64 @@ function columnRef(fields: Node[], ctx: Ctx, into: Refs): void {
   }
   // A bare name, or `col.field` of a composite column.
   if (!resolveBare(ctx.scope, names[0] ?? '', into)) ctx.acc.unknown.add('ColumnRef');
+}
+
+/**
+ * Whether a (non-star) column reference is a plain column wherever it may resolve: mirrors
+ * `columnRef`, and answers no for a composite field (`col.field`), a name that may be a whole
+ * row, or a subquery/CTE column that is not itself plain.
+ */
+function refDirect(fields: Node[], scope: Scope): boolean {
+  const names = fields.map(fieldName);
+  if (names.includes('*')) return false;
+  const last = names.length - 1;
+  for (let k = last; k >= 1; k--) {
+    const source = findSource(scope, names.slice(0, k).join('.'));
+    if (source !== undefined) return k === last && sourceColumn(source, names[k] ?? '').direct;
+  }
+  if (last !== 0) return false;
+  const name = names[0] ?? '';
+  let found = false;
+  for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) {
+    let certain = false;
+    for (const source of s.sources) {
+      if (source.names.includes(name)) return false;
+      const { match, direct } = sourceColumn(source, name);
+      if (match === 'no') continue;
+      if (!direct) return false;
+      found = true;
+      certain ||= match === 'certain';
+    }
+    if (certain) break;
+  }
+  return found;
+}
+
+function sourceColumn(source: Source, name: string): { match: 'certain' | 'maybe' | 'no'; direct: boolean } {
+  switch (source.kind) {
+    case 'table':
+      // A column renamed by position (`customers AS c(a, b)`) is some column only the catalog knows.
+      return source.renamed.has(name)
+        ? { match: 'certain', direct: false }
+        : { match: 'maybe', direct: true };
+    case 'derived': {
+      const named = source.rel.columns?.filter((c) => c.name === name) ?? [];
+      if (named.length > 0) return { match: 'certain', direct: named.every(isDirect) };
+      const maybe = source.rel.columns === undefined || source.rel.columns.some((c) => c.name === undefined);
+      return { match: maybe ? 'maybe' : 'no', direct: false };
+    }
+    case 'join': {
+      let match: 'certain' | 'maybe' | 'no' = 'no';
+      let direct = true;
+      for (const m of source.members) {
+        const r = sourceColumn(m, name);
+        if (r.match === 'no') continue;
+        direct &&= r.direct;
+        if (match !== 'certain') match = r.match;
+      }
+      return { match, direct: match !== 'no' && direct };
+    }
+  }
 }
 
 function isBareColumn(node: Node | undefined): boolean {
