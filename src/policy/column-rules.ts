@@ -85,7 +85,10 @@ export interface PlanOptions {
 export type StatementPlan =
   /** A reason for 42501 (the caller adds the prefix). */
   | { readonly refuse: string }
-  /** Undefined: nothing sensitive can reach the client. */
+  /**
+   * Undefined: the statement names no table with a sensitive column, so nothing sensitive can reach
+   * the client. A plan whose fields all come back undefined still has `withholdErrors`.
+   */
   | { readonly plan: ResultPlan | undefined };
 
 /**
@@ -175,8 +178,16 @@ function plan(l: OutputLineage, rules: ColumnRules, options: PlanOptions): State
   const [copied] = hitsOf(rules, written);
   if (copied !== undefined) return { refuse: `copies sensitive column ${copied.label} into another table` };
 
+  // Server errors may quote any column of a table the statement touches (`Failing row contains …`).
+  const withholdErrors = [...outputRefs, ...l.valueRefs, ...l.inferenceRefs, ...written].some((r) =>
+    rules.tableSensitive(r.table),
+  );
   const valueHits = hitsOf(rules, [...l.valueRefs, ...outputRefs]);
-  if (valueHits.length === 0) return { plan: undefined };
+  const none = (): StatementPlan =>
+    withholdErrors
+      ? { plan: { fieldRules: (fields) => fields.map(() => undefined), withholdErrors } }
+      : { plan: undefined };
+  if (valueHits.length === 0) return none();
 
   const stars = new Set(l.starOutputs ?? []);
   const outputs: OutputPlan[] | undefined = l.outputs?.map((refs, i) =>
@@ -194,9 +205,11 @@ function plan(l: OutputLineage, rules: ColumnRules, options: PlanOptions): State
         return { refuse: derivedReason(first) };
     }
   }
-  if (outputs !== undefined && !outputs.some(outputSensitive(rules))) return { plan: undefined };
+  if (outputs !== undefined && !outputs.some(outputSensitive(rules))) return none();
 
-  return { plan: { fieldRules: (fields) => fieldRules(fields, outputs, l, rules, valueHits) } };
+  return {
+    plan: { fieldRules: (fields) => fieldRules(fields, outputs, l, rules, valueHits), withholdErrors: true },
+  };
 }
 
 function derivedReason(hit: Hit): string {
