@@ -172,6 +172,12 @@ export type MaskingConfig = {
   scanCapBytes: number;
   /** Key for `hash` tokens shared across sessions; without it, each session has its own key. */
   hashKey?: SecretRef;
+  /** Sensitive columns (`schema.table.column` globs) and how their values are masked. */
+  columns: { column: string; masker: MaskerName }[];
+  /** An output computed from a sensitive column: redacted whole (`mask`) or the statement refused. */
+  derived: 'mask' | 'deny';
+  /** Sensitive columns in WHERE, JOIN, ORDER BY…: refused (`deny`) or allowed. */
+  inference: 'deny' | 'allow';
 };
 
 export type SluiceConfig = {
@@ -582,6 +588,18 @@ const maskingSchema = z
       .default([]),
     scanCap: byteSize.default(8 * KIB ** 2),
     hashKey: secretRefSchema.optional(),
+    columns: z
+      .array(
+        z.strictObject({
+          column: z.string().regex(/^[^.\s]+(\.[^.\s]+){1,2}$/, {
+            error: 'a column as schema.table.column or table.column (globs allowed)',
+          }),
+          masker: maskerSchema.default('redact'),
+        }),
+      )
+      .default([]),
+    derived: z.enum(['mask', 'deny']).default('mask'),
+    inference: z.enum(['deny', 'allow']).default('deny'),
   })
   .prefault({})
   .transform(

@@ -26,4 +26,10 @@ export interface ResultField {
 export interface ResultPlan {
   /** The rule for each field of a result with these fields; undefined where no column rule applies. */
   fieldRules(fields: readonly ResultField[]): readonly (FieldRule | undefined)[];
+  /**
+   * The statement reads or writes a table with sensitive columns, so its server errors may quote
+   * their values (`invalid input syntax for type integer: "987-65-4321"`, `Failing row contains
+   * (…)`): their text is withheld, whatever the detectors recognise.
+   */
+  readonly withholdErrors: boolean;
 }

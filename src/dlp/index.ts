@@ -6,6 +6,8 @@
  * normalized copy of non-ASCII text (NFKC, invisible and bidi characters removed, `normalize.ts`);
  * when that copy differs from the original and anything is found, the whole value is replaced.
  */
+
+export { maskColumnValue } from './maskers.ts';
 export {
   type CustomPattern,
   createScanner,

@@ -97,3 +97,39 @@ function canonical(source: Source, value: string): string {
       return value;
   }
 }
+
+/**
+ * A whole value of a column a rule marks sensitive, masked by that rule's masker (the value needs
+ * no detector finding: the column says what it is). `partial` keeps separators and the last four
+ * letters or digits (`987-65-4321` → `***-**-4321`); `email` keeps the first character and the
+ * domain; anything that does not fit the masker is redacted.
+ */
+export function maskColumnValue(
+  masker: Exclude<MaskerName, 'null'>,
+  label: string,
+  value: string,
+  hashKey: Buffer,
+): string {
+  switch (masker) {
+    case 'redact':
+      return redacted(label);
+    case 'hash':
+      return hashToken(hashKey, label, value);
+    case 'email':
+      return value.includes('@') ? emailMask(value) : redacted(label);
+    case 'partial':
+      return value.includes('@') ? emailMask(value) : keepLast4Alnum(value);
+  }
+}
+
+function keepLast4Alnum(value: string): string {
+  let keep = 4;
+  const out = [...value];
+  for (let i = out.length - 1; i >= 0; i--) {
+    const ch = out[i] ?? '';
+    if (!/^[\p{L}\p{N}]$/u.test(ch)) continue;
+    if (keep > 0) keep--;
+    else out[i] = '*';
+  }
+  return out.join('');
+}

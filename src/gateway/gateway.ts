@@ -19,6 +19,7 @@ import { AuthThrottle, credentialPrefix, DEFAULT_THROTTLE } from '../identity/au
 import { CompositeAuthenticator, type CredentialValidity } from '../identity/composite-authenticator.ts';
 import { OidcAuthenticator } from '../identity/oidc.ts';
 import type { Principal } from '../identity/principal.ts';
+import { compileColumnRules } from '../policy/column-rules.ts';
 import { applicablePolicies } from '../policy/connection-access.ts';
 import { compilePolicy } from '../policy/statement-policy.ts';
 import { CancelRegistry } from '../protocols/postgres/cancel.ts';
@@ -29,14 +30,19 @@ import type {
   UpstreamTarget,
 } from '../protocols/postgres/ports.ts';
 import type { PostgresSession } from '../protocols/postgres/session.ts';
-import { createStatementAnalyzer, initSqlParser } from '../sql/postgres/index.ts';
+import {
+  createStatementAnalyzer,
+  initSqlParser,
+  lineage,
+  type OutputLineage,
+} from '../sql/postgres/index.ts';
 import type { Store } from '../store/store.ts';
 import { openConfiguredVault, type Vault } from '../vault/index.ts';
 import { openConfiguredStore } from './configured-store.ts';
 import { PrometheusMetrics } from './prometheus-metrics.ts';
 import { RowRateLimiter, resultLimits, tightestLimits } from './result-limits.ts';
 import { DlpResultMasker } from './result-masker.ts';
-import { PolicyStatementGate } from './statement-gate.ts';
+import { type ColumnRuleContext, PolicyStatementGate } from './statement-gate.ts';
 import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
 
 export const VERSION = '0.1.0';
@@ -145,6 +151,28 @@ function startRevalidation(
   return timer;
 }
 
+/** Sensitive-column rules, with lineage cached by statement text; undefined when there are none. */
+function columnRuleContext(config: SluiceConfig): ColumnRuleContext | undefined {
+  const { columns, derived, inference } = config.masking;
+  if (columns.length === 0) return undefined;
+  const cache = new Map<string, readonly OutputLineage[]>();
+  return {
+    rules: compileColumnRules(columns),
+    options: { derived, inference },
+    lineage(sql) {
+      const known = cache.get(sql);
+      if (known !== undefined) return known;
+      const computed = lineage(sql);
+      // A bounded cache: past the bound the oldest entry goes (Map keeps insertion order).
+      if (sql.length <= 65_536) {
+        cache.set(sql, computed);
+        if (cache.size > 5000) cache.delete(cache.keys().next().value ?? '');
+      }
+      return computed;
+    },
+  };
+}
+
 /**
  * Builds a session's masker. Tokens of the `hash` masker are consistent within a session; with
  * `masking.hashKey` they are consistent across sessions and gateways too (so joins on tokens work).
@@ -156,7 +184,7 @@ async function maskerFactory(
   logger: Logger,
 ): Promise<(context: Record<string, string>) => DlpResultMasker> {
   const { detectors, custom, scanCapBytes, hashKey } = config.masking;
-  const scannerWith = (key: Buffer) => createScanner({ detectors, custom, hashKey: key });
+  const scannerWith = (key: Buffer) => ({ key, scanner: createScanner({ detectors, custom, hashKey: key }) });
   const shared =
     hashKey === undefined
       ? undefined
@@ -171,13 +199,10 @@ async function maskerFactory(
             )
             .digest(),
         );
-  return (context) =>
-    new DlpResultMasker({
-      scanner: shared ?? scannerWith(randomBytes(32)),
-      scanCapBytes,
-      logger,
-      context,
-    });
+  return (context) => {
+    const { key, scanner } = shared ?? scannerWith(randomBytes(32));
+    return new DlpResultMasker({ scanner, hashKey: key, scanCapBytes, logger, context });
+  };
 }
 
 export async function startGateway(
@@ -208,6 +233,7 @@ export async function startGateway(
     closers.unshift(async () => clearInterval(pruneRate));
     const statementLog = logger.child({ component: 'policy' });
     const maskers = await maskerFactory(config, env, vault, logger.child({ component: 'masking' }));
+    const columns = columnRuleContext(config);
     // One cache for every session: repeated statement shapes are parsed once per gateway.
     const analyzer = createStatementAnalyzer();
 
@@ -250,6 +276,7 @@ export async function startGateway(
         affectedRowsBudget: tightestLimits(policies).get('affectedRowsPerSession'),
         logger: statementLog,
         refused: (decision, rule) => metrics.statementRefused('postgres', decision, rule),
+        columns: policies.every((policy) => policy.masking === 'off') ? undefined : columns,
       });
       return { allowed: true, target, policy: first.name, gate };
     };

@@ -8,7 +8,8 @@
  * as `int8` and fetched in binary is still found.
  */
 import type { Logger } from '../core/logger.ts';
-import type { TextScanner } from '../dlp/index.ts';
+import type { FieldRule } from '../core/result-plan.ts';
+import { maskColumnValue, type TextScanner } from '../dlp/index.ts';
 import type { ResultMasker } from '../protocols/postgres/ports.ts';
 import type { ColumnShape } from '../protocols/postgres/result-shapes.ts';
 
@@ -32,6 +33,8 @@ const JSONB = 3802;
 
 export interface ResultMaskerOptions {
   readonly scanner: TextScanner;
+  /** Key of `hash` tokens for column rules (the scanner holds the same key for its findings). */
+  readonly hashKey: Buffer;
   /** Values longer than this are never passed through unscanned: they are redacted whole. */
   readonly scanCapBytes: number;
   readonly logger: Logger;
@@ -40,6 +43,7 @@ export interface ResultMaskerOptions {
 
 export class DlpResultMasker implements ResultMasker {
   readonly #scanner: TextScanner;
+  readonly #hashKey: Buffer;
   readonly #scanCap: number;
   readonly #log: Logger;
   readonly #context: Readonly<Record<string, string>>;
@@ -49,6 +53,7 @@ export class DlpResultMasker implements ResultMasker {
 
   constructor(options: ResultMaskerOptions) {
     this.#scanner = options.scanner;
+    this.#hashKey = options.hashKey;
     this.#scanCap = options.scanCapBytes;
     this.#log = options.logger;
     this.#context = options.context;
@@ -59,7 +64,9 @@ export class DlpResultMasker implements ResultMasker {
     start: number,
     end: number,
     shape: ColumnShape | undefined,
+    rule?: FieldRule,
   ): Buffer | null | undefined {
+    if (rule !== undefined) return this.#byColumnRule(bytes, start, end, shape, rule);
     const inPlace = shape !== undefined && isTextLike(shape);
     if (end - start > this.#scanCap) {
       this.#count({ oversize: 1 });
@@ -72,6 +79,32 @@ export class DlpResultMasker implements ResultMasker {
       (shape?.format !== 0 &&
         binaryNumberReadings(bytes, start, end, shape?.typeOid).some((text) => this.#findsIn(text)));
     return found ? null : undefined;
+  }
+
+  /**
+   * A value a column rule covers, masked whatever its content. Derived values are redacted whole;
+   * a direct value gets its column's masker. Only plain text (not jsonb's binary form, not arrays
+   * or composites) can carry a masked string; anything else becomes NULL.
+   */
+  #byColumnRule(
+    bytes: Buffer,
+    start: number,
+    end: number,
+    shape: ColumnShape | undefined,
+    rule: FieldRule,
+  ): Buffer | null {
+    this.#count({ [`column:${rule.column}`]: 1 });
+    const plainText =
+      shape?.typeOid !== undefined &&
+      TEXT_LIKE.has(shape.typeOid) &&
+      !(shape.typeOid === JSONB && shape.format === 1);
+    const label = rule.column.slice(rule.column.lastIndexOf('.') + 1);
+    if (!plainText) return null;
+    if (rule.kind === 'derived') return Buffer.from(`[REDACTED:${label}]`);
+    if (rule.masker === 'null') return null;
+    return Buffer.from(
+      maskColumnValue(rule.masker, label, bytes.toString('utf8', start, end), this.#hashKey),
+    );
   }
 
   text(text: string): string | undefined {

@@ -12,7 +12,9 @@
  */
 import { ClientFacingError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import type { ResultPlan } from '../core/result-plan.ts';
 import type { Principal } from '../identity/principal.ts';
+import { type ColumnRules, type PlanOptions, planStatement } from '../policy/column-rules.ts';
 import {
   type CompiledPolicy,
   judgeFunctionCall,
@@ -20,7 +22,7 @@ import {
   type Verdict,
 } from '../policy/statement-policy.ts';
 import type { GateVerdict, ResultLimits, ResultMasker, StatementGate } from '../protocols/postgres/ports.ts';
-import type { StatementFacts } from '../sql/postgres/index.ts';
+import type { OutputLineage, StatementFacts } from '../sql/postgres/index.ts';
 import { limitExceeded } from './result-limits.ts';
 
 export type Analyze = (sql: string) => readonly StatementFacts[];
@@ -38,9 +40,20 @@ export interface StatementGateOptions {
   readonly logger: Logger;
   /** Counts refusals by decision (deny, review, limit) and rule. */
   readonly refused: (decision: string, rule: string) => void;
+  /** Sensitive-column rules; absent when none apply to the session (then no lineage is computed). */
+  readonly columns?: ColumnRuleContext | undefined;
+}
+
+export interface ColumnRuleContext {
+  readonly rules: ColumnRules;
+  readonly options: PlanOptions;
+  readonly lineage: (sql: string) => readonly OutputLineage[];
 }
 
 const ALLOWED: GateVerdict = { allowed: true };
+
+/** A statement on a sensitive table whose result carries none of its columns (an UPDATE, a count). */
+const WITHHOLD_ERRORS_ONLY: ResultPlan = { fieldRules: () => [], withholdErrors: true };
 
 export class PolicyStatementGate implements StatementGate {
   readonly limits: ResultLimits | undefined;
@@ -56,6 +69,9 @@ export class PolicyStatementGate implements StatementGate {
    * are new arrays and are always judged afresh.
    */
   readonly #verdicts = new WeakMap<readonly StatementFacts[], Verdict>();
+  /** Column-rule plans of prepared statements and cursors, for EXECUTE and FETCH. */
+  readonly #storedPlans = new Map<string, ResultPlan | undefined>();
+  readonly #cursorPlans = new Map<string, ResultPlan | undefined>();
 
   constructor(options: StatementGateOptions) {
     this.#options = options;
@@ -69,8 +85,10 @@ export class PolicyStatementGate implements StatementGate {
     if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
     const overBudget = this.#overWriteBudget(facts);
     if (overBudget) return overBudget;
+    const planned = this.#plan(sql, facts, undefined);
+    if (!planned.allowed) return planned;
     for (const statement of facts) this.#track(statement);
-    return ALLOWED;
+    return planned;
   }
 
   parse(name: string, sql: string): GateVerdict {
@@ -81,17 +99,74 @@ export class PolicyStatementGate implements StatementGate {
     if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
     const overBudget = this.#overWriteBudget(facts);
     if (overBudget) return overBudget;
+    const planned = this.#plan(sql, facts, name);
+    if (!planned.allowed) return planned;
     const [only, extra] = facts;
     // More than one statement is refused by the server itself; it never becomes a statement.
     if (only !== undefined && extra === undefined) {
       if (!this.#statements.has(name)) this.#statements.set(name, only);
       this.#track(only);
     }
-    return ALLOWED;
+    return planned;
+  }
+
+  /**
+   * Column rules: the per-statement result plans, or a refusal (a sensitive column used as a
+   * predicate, copied into a table, or out of the gateway's sight). EXECUTE and FETCH take the
+   * plan stored with their PREPARE (or Parse) and DECLARE.
+   */
+  #plan(sql: string, facts: readonly StatementFacts[], parsedName: string | undefined): GateVerdict {
+    const columns = this.#options.columns;
+    if (columns === undefined) return ALLOWED;
+    const lineages = columns.lineage(sql);
+    const plans: (ResultPlan | undefined)[] = [];
+    for (const [i, f] of facts.entries()) {
+      const l = lineages[i];
+      const p = f.prepared;
+      if (p?.action === 'execute' || p?.action === 'fetch') {
+        const stored = p.action === 'execute' ? this.#storedPlans : this.#cursorPlans;
+        const name = p.name ?? '';
+        if (!stored.has(name)) {
+          return this.#refuseColumns(
+            `${p.action.toUpperCase()} of "${name}", whose result the gateway cannot trace`,
+          );
+        }
+        plans.push(stored.get(name));
+        continue;
+      }
+      const decision =
+        l === undefined
+          ? { refuse: 'the statement could not be traced' }
+          : planStatement(l, columns.rules, columns.options);
+      if ('refuse' in decision) return this.#refuseColumns(decision.refuse);
+      const touches = [...f.tables.read, ...f.tables.written].some((t) => columns.rules.tableSensitive(t));
+      const plan = decision.plan;
+      plans.push(
+        plan === undefined
+          ? touches
+            ? WITHHOLD_ERRORS_ONLY
+            : undefined
+          : { fieldRules: (fields) => plan.fieldRules(fields), withholdErrors: touches },
+      );
+      if (p?.action === 'prepare' && p.name !== undefined && !this.#storedPlans.has(p.name)) {
+        this.#storedPlans.set(p.name, plans.at(-1));
+      }
+      if (p?.action === 'declare' && p.name !== undefined) this.#cursorPlans.set(p.name, plans.at(-1));
+    }
+    if (parsedName !== undefined && (parsedName === '' || !this.#storedPlans.has(parsedName))) {
+      this.#storedPlans.set(parsedName, plans[0]);
+    }
+    return plans.some((plan) => plan !== undefined) ? { allowed: true, plans } : ALLOWED;
+  }
+
+  #refuseColumns(reason: string): GateVerdict {
+    const policy = this.#options.policies[0]?.name ?? '';
+    return this.#refuse({ action: 'deny', policy, rule: 'masking columns', reason }, []);
   }
 
   closeStatement(name: string): void {
     this.#statements.delete(name);
+    this.#storedPlans.delete(name);
   }
 
   affected(command: string, rows: number): void {
@@ -168,18 +243,30 @@ export class PolicyStatementGate implements StatementGate {
         if (p.name !== undefined && p.inner !== undefined) this.#cursors.set(p.name, p.inner);
         break;
       case 'deallocate':
-        if (p.name === undefined) this.#statements.clear();
-        else this.#statements.delete(p.name);
+        if (p.name === undefined) {
+          this.#statements.clear();
+          this.#storedPlans.clear();
+        } else {
+          this.#statements.delete(p.name);
+          this.#storedPlans.delete(p.name);
+        }
         break;
       case 'close':
-        if (p.name === undefined) this.#cursors.clear();
-        else this.#cursors.delete(p.name);
+        if (p.name === undefined) {
+          this.#cursors.clear();
+          this.#cursorPlans.clear();
+        } else {
+          this.#cursors.delete(p.name);
+          this.#cursorPlans.delete(p.name);
+        }
         break;
       case 'discard':
         // DISCARD ALL (the only form that resets everything) is the one that drops both.
         if (f.settings.includes('*')) {
           this.#statements.clear();
           this.#cursors.clear();
+          this.#storedPlans.clear();
+          this.#cursorPlans.clear();
         }
         break;
       default:

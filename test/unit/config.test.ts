@@ -96,7 +96,14 @@ describe('parseConfig: valid files', () => {
         maxUnauthenticatedPerAddress: 16,
       },
       logging: { level: 'info' },
-      masking: { detectors: {}, custom: [], scanCapBytes: 8 * 1024 * 1024 },
+      masking: {
+        detectors: {},
+        custom: [],
+        scanCapBytes: 8 * 1024 * 1024,
+        columns: [],
+        derived: 'mask',
+        inference: 'deny',
+      },
     };
     expect(parseConfig(MINIMAL, 'sluice.yaml')).toEqual(expected);
   });
@@ -472,6 +479,9 @@ describe('parseConfig: every problem with its path and position', () => {
         custom: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}', masker: 'redact' }],
         scanCapBytes: 1024 * 1024,
         hashKey: { kind: 'env', name: 'SLUICE_HASH_KEY' },
+        columns: [],
+        derived: 'mask',
+        inference: 'deny',
       });
       expect(
         problems(lines(MINIMAL.trimEnd(), 'masking: { custom: [{ name: bad, pattern: "(a" }] }')),

@@ -3,24 +3,25 @@ import { ResultShapeTracker } from '../../src/protocols/postgres/result-shapes.t
 
 const TEXT = 25;
 const INT8 = 20;
-const fields = (...types: number[]) => types.map((typeOid) => ({ typeOid, format: 0 }));
+const fields = (...types: number[]) =>
+  types.map((typeOid) => ({ typeOid, format: 0, name: 'c', tableOid: 0 }));
 
 describe('ResultShapeTracker', () => {
   it('simple protocol: each result takes its RowDescription, which ends with the result', () => {
     const t = new ResultShapeTracker();
     t.query();
     t.rowDescription([
-      { typeOid: TEXT, format: 0 },
-      { typeOid: INT8, format: 1 },
+      { typeOid: TEXT, format: 0, name: 'a', tableOid: 0 },
+      { typeOid: INT8, format: 1, name: 'b', tableOid: 0 },
     ]);
-    expect(t.rowShape()).toEqual([
+    expect(t.rowShape()).toMatchObject([
       { typeOid: TEXT, format: 0 },
       { typeOid: INT8, format: 1 },
     ]);
     t.resultEnded();
     expect(t.rowShape()).toBeUndefined();
     t.rowDescription(fields(INT8));
-    expect(t.rowShape()).toEqual([{ typeOid: INT8, format: 0 }]);
+    expect(t.rowShape()).toMatchObject([{ typeOid: INT8, format: 0 }]);
     t.readyForQuery();
     expect(t.rowShape()).toBeUndefined();
   });
@@ -79,7 +80,7 @@ describe('ResultShapeTracker', () => {
     t.readyForQuery();
     // The next RowDescription belongs to the Query, not to the skipped Describe.
     t.rowDescription(fields(TEXT));
-    expect(t.rowShape()).toEqual([{ typeOid: TEXT, format: 0 }]);
+    expect(t.rowShape()).toMatchObject([{ typeOid: TEXT, format: 0 }]);
   });
 
   it('NoData answers a Describe without rows', () => {
@@ -91,5 +92,29 @@ describe('ResultShapeTracker', () => {
     t.bind('', 'x', []);
     t.execute('');
     expect(t.rowShape()).toBeUndefined();
+  });
+
+  it("carries each statement's plan: per statement of a Query, and Parse → Bind → Execute", () => {
+    const plan = (label: string) => ({
+      fieldRules: () => [{ kind: 'derived' as const, column: label }],
+      withholdErrors: false,
+    });
+    const t = new ResultShapeTracker();
+    t.query([plan('first'), undefined, plan('third')]);
+    t.rowDescription(fields(TEXT));
+    expect(t.rowRules(1)).toEqual([{ kind: 'derived', column: 'first' }]);
+    t.resultEnded();
+    t.rowDescription(fields(TEXT));
+    expect(t.rowRules(1)).toBeUndefined();
+    t.resultEnded();
+    t.rowDescription(fields(TEXT));
+    expect(t.rowRules(1)).toEqual([{ kind: 'derived', column: 'third' }]);
+    t.readyForQuery();
+    t.parse('s', plan('prepared'));
+    // A Parse of an existing name fails at the server: the first plan stays.
+    t.parse('s', undefined);
+    t.bind('p', 's', []);
+    t.execute('p');
+    expect(t.rowRules(1)).toEqual([{ kind: 'derived', column: 'prepared' }]);
   });
 });

@@ -7,6 +7,7 @@
 import type { ClientFacingError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { ConnectionMetrics } from '../../core/metrics.ts';
+import type { FieldRule, ResultPlan } from '../../core/result-plan.ts';
 import type { Authenticator, Principal } from '../../identity/principal.ts';
 import type { CancelRegistry } from './cancel.ts';
 import type { ColumnShape } from './result-shapes.ts';
@@ -29,7 +30,11 @@ export interface UpstreamTarget {
 
 /** The policy layer's answer for one client message. */
 export type GateVerdict =
-  | { readonly allowed: true }
+  | {
+      readonly allowed: true;
+      /** Column-rule plans, one per statement in order; absent when no column rule applies. */
+      readonly plans?: readonly (ResultPlan | undefined)[] | undefined;
+    }
   | { readonly allowed: false; readonly error: ClientFacingError };
 
 /**
@@ -57,7 +62,13 @@ export interface ResultMasker {
    * One value (`bytes[start, end)`), of the given column shape when known. Returns undefined when
    * it may pass unchanged, null to send SQL NULL instead, or the replacement bytes.
    */
-  value(bytes: Buffer, start: number, end: number, shape: ColumnShape | undefined): Buffer | null | undefined;
+  value(
+    bytes: Buffer,
+    start: number,
+    end: number,
+    shape: ColumnShape | undefined,
+    rule?: FieldRule,
+  ): Buffer | null | undefined;
   /** Free text (error and notice fields, notification payloads, COPY lines); undefined: unchanged. */
   text(text: string): string | undefined;
   /** A result ended (CommandComplete and friends): the masker may report what it masked. */

@@ -530,6 +530,7 @@ export class PostgresSession {
           this.#ready.query();
           this.#statements++;
           const verdict = gate.query(message.query);
+          this.#shapes?.query(verdict.allowed ? verdict.plans : undefined);
           if (!verdict.allowed) {
             this.#toUpstream.add(
               encodeFrontendMessage({ type: 'Query', query: this.#refusal(verdict.error) }),
@@ -606,6 +607,7 @@ export class PostgresSession {
   /** A refused Parse is replaced by a stand-in under the same name (see #refusal). */
   #parseAllowed(name: string, sql: string, gate: StatementGate): boolean {
     const verdict = gate.parse(name, sql);
+    this.#shapes?.parse(name, verdict.allowed ? verdict.plans?.[0] : undefined);
     if (verdict.allowed) return true;
     const query = this.#refusal(verdict.error);
     this.#toUpstream.add(encodeFrontendMessage({ type: 'Parse', name, query, parameterTypes: [] }));
@@ -704,6 +706,7 @@ export class PostgresSession {
         case BackendTag.ErrorResponse: {
           const { fields } = decodeErrorResponse(frame.payload);
           this.#upstreamSentFatal ||= isFatal(fields);
+          const withheld = this.#shapes?.currentPlan()?.withholdErrors === true;
           this.#ready.error();
           this.#statementRows = 0;
           if (this.#limitStop && !this.#upstreamSentFatal) {
@@ -716,7 +719,7 @@ export class PostgresSession {
             this.#toClient.add(toErrorResponse(refusal, 'ERROR'));
             continue;
           }
-          const masked = this.#masker && maskFields(fields, this.#masker);
+          const masked = withheld ? withholdFields(fields) : this.#masker && maskFields(fields, this.#masker);
           if (masked) {
             this.#toClient.add(encodeErrorResponse({ type: 'ErrorResponse', fields: masked }));
             continue;
@@ -777,6 +780,7 @@ export class PostgresSession {
       shape = undefined;
     }
     const formats = shape === undefined ? this.#shapes?.rowFormats()?.formats : undefined;
+    const rules = this.#shapes?.rowRules(count);
     let replaced: Map<number, Buffer | null> | undefined;
     let offset = 2;
     for (let i = 0; i < count; i++) {
@@ -786,7 +790,13 @@ export class PostgresSession {
       if (length === -1) continue;
       if (length < 0 || offset + length > payload.length)
         throw new ProtocolError('malformed DataRow from the server');
-      const masked = masker.value(payload, offset, offset + length, shape?.[i] ?? unknownShape(formats, i));
+      const masked = masker.value(
+        payload,
+        offset,
+        offset + length,
+        shape?.[i] ?? unknownShape(formats, i),
+        rules?.[i],
+      );
       if (masked !== undefined) {
         replaced ??= new Map();
         replaced.set(i, masked);
@@ -1045,12 +1055,8 @@ const TERMINATE_FRAME = encodeFrontendMessage({ type: 'Terminate' });
 /** Client messages that decide the shape of the rows coming back. */
 function trackClientShape(shapes: ResultShapeTracker, message: FrontendMessage): void {
   switch (message.type) {
-    case 'Query':
     case 'FunctionCall':
       shapes.query();
-      break;
-    case 'Parse':
-      shapes.parse(message.name);
       break;
     case 'Bind':
       shapes.bind(message.portal, message.statement, message.resultFormats);
@@ -1081,6 +1087,19 @@ function unknownShape(formats: readonly number[] | undefined, i: number): Column
 
 /** Error and notice fields that carry free text (not codes, positions or source locations). */
 const MASKED_FIELDS = ['M', 'D', 'H', 'W', 'q', 's', 't', 'c', 'd', 'n'] as const;
+
+/**
+ * An error of a statement that touches sensitive columns: the SQLSTATE and severity stay, so
+ * clients react as usual; every free-text field is replaced, because it may quote a value.
+ */
+function withholdFields(fields: NoticeFields): NoticeFields {
+  const out: NoticeFields = { ...fields };
+  for (const key of MASKED_FIELDS) {
+    if (out[key] !== undefined) out[key] = '[withheld]';
+  }
+  out.M = `sluice: the database reported an error (SQLSTATE ${fields.C ?? '?'}); its text was withheld because the statement touches sensitive columns`;
+  return out;
+}
 
 /** The fields with every free-text value masked, or undefined when none changed. */
 function maskFields(fields: NoticeFields, masker: ResultMasker): NoticeFields | undefined {
