@@ -61,6 +61,15 @@ policies:
     rules:
       - { name: ddl-needs-review, action: review, effects: [ddl] }
     limits: { rowsPerStatement: 1000 }
+masking:
+  # Content detectors are on by default; these column rules also catch transformed values
+  # (md5(card_number), left(ssn, 3)…) and refuse sensitive columns in WHERE, JOIN, ORDER BY.
+  columns:
+    - { column: public.customers.card_number, masker: partial }
+    - { column: public.customers.ssn, masker: partial }
+    - { column: public.customers.email, masker: email }
+    - { column: public.customers.phone, masker: partial }
+    - { column: public.customers.api_key, masker: redact }
 `;
 }
 
