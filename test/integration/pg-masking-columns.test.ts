@@ -6,6 +6,7 @@
  * `987-65-4321` is no valid SSN, so only the column rule, not a detector, can catch it.
  */
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CorpusFixture, createCorpusFixture } from '../helpers/corpus-fixture.ts';
 import { rawGatewayClient, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -160,6 +161,30 @@ describe('outputs of sensitive columns are masked however they are reached', () 
       await query('SELECT md5(card_number), card_number::bigint FROM customers WHERE id = 1'),
     );
     expect(row).toEqual(['[REDACTED:card_number]', null]);
+  });
+
+  it('node-postgres in binary mode reads masked results without client errors', async () => {
+    const pgClient = new pg.Client({
+      host: gw.host,
+      port: gw.port,
+      user: 'agent',
+      database: 'app',
+      password: key,
+      ssl: { rejectUnauthorized: false },
+      binary: true,
+    });
+    await pgClient.connect();
+    try {
+      const result = await pgClient.query(
+        'SELECT id, name, card_number, card_number::bigint AS n, md5(ssn) AS h FROM customers WHERE id = $1',
+        [1],
+      );
+      expect(result.rows).toEqual([
+        { id: 1, name: 'Alice', card_number: '************1111', n: null, h: '[REDACTED:ssn]' },
+      ]);
+    } finally {
+      await pgClient.end();
+    }
   });
 
   it('118 prepared statements and 119 RETURNING', async () => {
