@@ -172,8 +172,11 @@ export type MaskingConfig = {
   scanCapBytes: number;
   /** Key for `hash` tokens shared across sessions; without it, each session has its own key. */
   hashKey?: SecretRef;
-  /** Sensitive columns (`schema.table.column` globs) and how their values are masked. */
-  columns: { column: string; masker: MaskerName }[];
+  /**
+   * Sensitive columns (`schema.table.column` globs) and how their values are masked; a rule with
+   * `policies` applies only to sessions under one of them (the first matching rule wins).
+   */
+  columns: { column: string; masker: MaskerName; policies?: string[] | undefined }[];
   /** An output computed from a sensitive column: redacted whole (`mask`) or the statement refused. */
   derived: 'mask' | 'deny';
   /** Sensitive columns in WHERE, JOIN, ORDER BY…: refused (`deny`) or allowed. */
@@ -595,6 +598,7 @@ const maskingSchema = z
             error: 'a column as schema.table.column or table.column (globs allowed)',
           }),
           masker: maskerSchema.default('redact'),
+          policies: z.array(nameSchema).min(1).optional(),
         }),
       )
       .default([]),

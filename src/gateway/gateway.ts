@@ -151,25 +151,42 @@ function startRevalidation(
   return timer;
 }
 
-/** Sensitive-column rules, with lineage cached by statement text; undefined when there are none. */
-function columnRuleContext(config: SluiceConfig): ColumnRuleContext | undefined {
+/**
+ * Sensitive-column rules for a session under some policies (rules scoped to other policies left
+ * out), compiled once per distinct set; lineage is cached by statement text for every session.
+ * Undefined when no rule applies.
+ */
+function columnRuleContexts(
+  config: SluiceConfig,
+): (policies: readonly string[]) => ColumnRuleContext | undefined {
   const { columns, derived, inference } = config.masking;
-  if (columns.length === 0) return undefined;
   const cache = new Map<string, readonly OutputLineage[]>();
-  return {
-    rules: compileColumnRules(columns),
-    options: { derived, inference },
-    lineage(sql) {
-      const known = cache.get(sql);
-      if (known !== undefined) return known;
-      const computed = lineage(sql);
-      // A bounded cache: past the bound the oldest entry goes (Map keeps insertion order).
-      if (sql.length <= 65_536) {
-        cache.set(sql, computed);
-        if (cache.size > 5000) cache.delete(cache.keys().next().value ?? '');
-      }
-      return computed;
-    },
+  const lineageOf = (sql: string): readonly OutputLineage[] => {
+    const known = cache.get(sql);
+    if (known !== undefined) return known;
+    const computed = lineage(sql);
+    // A bounded cache: past the bound the oldest entry goes (Map keeps insertion order).
+    if (sql.length <= 65_536) {
+      cache.set(sql, computed);
+      if (cache.size > 5000) cache.delete(cache.keys().next().value ?? '');
+    }
+    return computed;
+  };
+  const contexts = new Map<string, ColumnRuleContext | undefined>();
+  return (policies) => {
+    const applying = columns.filter(
+      (rule) => rule.policies === undefined || rule.policies.some((p) => policies.includes(p)),
+    );
+    const key = applying.map((rule) => columns.indexOf(rule)).join(',');
+    if (!contexts.has(key)) {
+      contexts.set(
+        key,
+        applying.length === 0
+          ? undefined
+          : { rules: compileColumnRules(applying), options: { derived, inference }, lineage: lineageOf },
+      );
+    }
+    return contexts.get(key);
   };
 }
 
@@ -233,7 +250,7 @@ export async function startGateway(
     closers.unshift(async () => clearInterval(pruneRate));
     const statementLog = logger.child({ component: 'policy' });
     const maskers = await maskerFactory(config, env, vault, logger.child({ component: 'masking' }));
-    const columns = columnRuleContext(config);
+    const columnRules = columnRuleContexts(config);
     // One cache for every session: repeated statement shapes are parsed once per gateway.
     const analyzer = createStatementAnalyzer();
 
@@ -276,7 +293,9 @@ export async function startGateway(
         affectedRowsBudget: tightestLimits(policies).get('affectedRowsPerSession'),
         logger: statementLog,
         refused: (decision, rule) => metrics.statementRefused('postgres', decision, rule),
-        columns: policies.every((policy) => policy.masking === 'off') ? undefined : columns,
+        columns: policies.every((policy) => policy.masking === 'off')
+          ? undefined
+          : columnRules(policies.map((policy) => policy.name)),
       });
       return { allowed: true, target, policy: first.name, gate };
     };

@@ -81,10 +81,18 @@ policies:
   - name: agents
     subjects: { groups: [agents] }
     connections: [app]
+  - name: support
+    subjects: { groups: [support] }
+    connections: [app]
+  - name: dba
+    subjects: { groups: [dba] }
+    connections: [app]
+    masking: off
 masking:
   columns:
     - { column: public.customers.email, masker: email }
     - { column: public.customers.card_number, masker: partial }
+    - { column: public.customers.ssn, masker: redact, policies: [support] }
     - { column: public.customers.ssn, masker: partial }
     - { column: customers.phone, masker: partial }
     - { column: public.customers.api_key, masker: redact }
@@ -164,6 +172,7 @@ describe('outputs of sensitive columns are masked however they are reached', () 
   });
 
   it('node-postgres in binary mode reads masked results without client errors', async () => {
+    // `binary` is a real node-postgres option that its type definitions leave out.
     const pgClient = new pg.Client({
       host: gw.host,
       port: gw.port,
@@ -172,7 +181,7 @@ describe('outputs of sensitive columns are masked however they are reached', () 
       password: key,
       ssl: { rejectUnauthorized: false },
       binary: true,
-    });
+    } as pg.ClientConfig);
     await pgClient.connect();
     try {
       const result = await pgClient.query(
@@ -197,6 +206,24 @@ describe('outputs of sensitive columns are masked however they are reached', () 
     );
     expect(leaks(returning)).toEqual([]);
     expect(rows(returning)).toEqual([['************1111', '[REDACTED:api_key]']]);
+  });
+});
+
+describe('column rules by policy', () => {
+  it('one group sees partial values, another redacted, a policy with masking off everything', async () => {
+    const ssnFor = async (group: string) => {
+      const groupKey = await gw.createKey(`ssn-${group}`, [group]);
+      const c = await rawGatewayClient(gw, groupKey);
+      try {
+        await c.send([Q('SELECT ssn FROM customers WHERE id = 1')]);
+        return rows(await c.readUntil(1, 10_000))[0]?.[0];
+      } finally {
+        await c.close();
+      }
+    };
+    expect(await ssnFor('agents')).toBe('***-**-6789');
+    expect(await ssnFor('support')).toBe('[REDACTED:ssn]');
+    expect(await ssnFor('dba')).toBe('123-45-6789');
   });
 });
 
