@@ -470,6 +470,8 @@ describe('parseConfig: every problem with its path and position', () => {
           '  custom: [{ name: employee-id, pattern: "EMP-[0-9]{6}" }]',
           '  scanCap: 1MiB',
           '  hashKey: env:SLUICE_HASH_KEY',
+          '  columns: [{ column: public.customers.ssn, masker: partial, policies: [ci-app] }, { column: customers.email }]',
+          '  inference: allow',
         ),
         'sluice.yaml',
       );
@@ -479,10 +481,16 @@ describe('parseConfig: every problem with its path and position', () => {
         custom: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}', masker: 'redact' }],
         scanCapBytes: 1024 * 1024,
         hashKey: { kind: 'env', name: 'SLUICE_HASH_KEY' },
-        columns: [],
+        columns: [
+          { column: 'public.customers.ssn', masker: 'partial', policies: ['ci-app'] },
+          { column: 'customers.email', masker: 'redact' },
+        ],
         derived: 'mask',
-        inference: 'deny',
+        inference: 'allow',
       });
+      expect(problems(lines(MINIMAL.trimEnd(), 'masking: { columns: [{ column: ssn }] }'))).toEqual([
+        expect.stringContaining('masking.columns[0].column: a column as schema.table.column or table.column'),
+      ]);
       expect(
         problems(lines(MINIMAL.trimEnd(), 'masking: { custom: [{ name: bad, pattern: "(a" }] }')),
       ).toEqual([expect.stringMatching(/masking\.custom\[0\]\.pattern: .*does not compile/)]);

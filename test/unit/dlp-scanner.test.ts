@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createScanner, DEFAULT_DETECTORS, type ScannerConfig } from '../../src/dlp/index.ts';
+import {
+  createScanner,
+  DEFAULT_DETECTORS,
+  maskColumnValue,
+  type ScannerConfig,
+} from '../../src/dlp/index.ts';
 
 const KEY = Buffer.alloc(32, 7);
 const OTHER_KEY = Buffer.alloc(32, 8);
@@ -291,5 +296,28 @@ describe('mayMatch examples', () => {
   it('is always true with a custom pattern', () => {
     const c = scanner({ custom: [{ name: 'n', pattern: 'Alice' }] });
     expect(c.mayMatch(Buffer.from('Alice'), 0, 5)).toBe(true);
+  });
+});
+
+describe('maskColumnValue: whole values of a sensitive column', () => {
+  const key = Buffer.alloc(32, 7);
+
+  it.each([
+    ['partial', '987-65-4321', '***-**-4321'],
+    ['partial', '4111111111111111', '************1111'],
+    ['partial', 'alice@example.com', 'a***@example.com'],
+    ['partial', 'ab', 'ab'],
+    ['email', 'bob@example.org', 'b***@example.org'],
+    ['email', 'not an email', '[REDACTED:col]'],
+    ['redact', 'anything', '[REDACTED:col]'],
+  ] as const)('%s(%s) → %s', (masker, value, expected) => {
+    expect(maskColumnValue(masker, 'col', value, key)).toBe(expected);
+  });
+
+  it('hash tokens are stable per key and differ across keys', () => {
+    const a = maskColumnValue('hash', 'ssn', '123-45-6789', key);
+    expect(a).toMatch(/^tok_[0-9a-f]{16}$/);
+    expect(maskColumnValue('hash', 'ssn', '123-45-6789', key)).toBe(a);
+    expect(maskColumnValue('hash', 'ssn', '123-45-6789', Buffer.alloc(32, 8))).not.toBe(a);
   });
 });
