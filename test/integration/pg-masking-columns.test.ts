@@ -140,6 +140,10 @@ describe('outputs of sensitive columns are masked however they are reached', () 
       'subquery and CTE',
       'WITH s AS (SELECT ssn AS v FROM customers) SELECT (SELECT max(v) FROM s), v FROM s',
     ],
+    ['101 first half alone', 'SELECT id, left(card_number, 8) FROM customers'],
+    ['101 second half alone', 'SELECT id, right(card_number, 8) FROM customers'],
+    // An admin-made view is not resolved to its base columns yet: the content detectors catch it.
+    ['122 view', 'SELECT note FROM v_notes'],
   ])('%s', async (_case, sql) => {
     const frames = await query(sql);
     expect(errorsIn(frames), sql).toEqual([]);
