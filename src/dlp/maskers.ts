@@ -18,7 +18,8 @@ import { createHmac } from 'node:crypto';
 import { isDigit } from './chars.ts';
 import type { DetectorName, MaskerName } from './types.ts';
 
-export type Source = DetectorName | 'custom';
+/** What found the value: a detector, a custom pattern, or a column rule (the whole value). */
+export type Source = DetectorName | 'custom' | 'column';
 
 export function mask(
   masker: Exclude<MaskerName, 'null'>,
@@ -33,7 +34,9 @@ export function mask(
     case 'hash':
       return hashToken(hashKey, label, canonical(source, value));
     case 'email':
-      return source === 'email' ? emailMask(value) : redacted(label);
+      return source === 'email' || (source === 'column' && value.includes('@'))
+        ? emailMask(value)
+        : redacted(label);
     case 'partial':
       return partialMask(source, label, value);
   }
@@ -60,6 +63,8 @@ function partialMask(source: Source, label: string, value: string): string {
     }
     case 'email':
       return emailMask(value);
+    case 'column':
+      return value.includes('@') ? emailMask(value) : keepLast4Alnum(value);
     default:
       return redacted(label);
   }
@@ -110,16 +115,7 @@ export function maskColumnValue(
   value: string,
   hashKey: Buffer,
 ): string {
-  switch (masker) {
-    case 'redact':
-      return redacted(label);
-    case 'hash':
-      return hashToken(hashKey, label, value);
-    case 'email':
-      return value.includes('@') ? emailMask(value) : redacted(label);
-    case 'partial':
-      return value.includes('@') ? emailMask(value) : keepLast4Alnum(value);
-  }
+  return mask(masker, 'column', label, value, hashKey);
 }
 
 function keepLast4Alnum(value: string): string {
