@@ -19,7 +19,6 @@ import { AuthThrottle, credentialPrefix, DEFAULT_THROTTLE } from '../identity/au
 import { CompositeAuthenticator, type CredentialValidity } from '../identity/composite-authenticator.ts';
 import { OidcAuthenticator } from '../identity/oidc.ts';
 import type { Principal } from '../identity/principal.ts';
-import { compileColumnRules } from '../policy/column-rules.ts';
 import { applicablePolicies } from '../policy/connection-access.ts';
 import { compilePolicy } from '../policy/statement-policy.ts';
 import { CancelRegistry } from '../protocols/postgres/cancel.ts';
@@ -38,11 +37,12 @@ import {
 } from '../sql/postgres/index.ts';
 import type { Store } from '../store/store.ts';
 import { openConfiguredVault, type Vault } from '../vault/index.ts';
+import { ColumnMasking } from './column-masking.ts';
 import { openConfiguredStore } from './configured-store.ts';
 import { PrometheusMetrics } from './prometheus-metrics.ts';
 import { RowRateLimiter, resultLimits, tightestLimits } from './result-limits.ts';
 import { DlpResultMasker } from './result-masker.ts';
-import { type ColumnRuleContext, PolicyStatementGate } from './statement-gate.ts';
+import { PolicyStatementGate } from './statement-gate.ts';
 import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
 
 export const VERSION = '0.1.0';
@@ -152,45 +152,6 @@ function startRevalidation(
 }
 
 /**
- * Sensitive-column rules for a session under some policies (rules scoped to other policies left
- * out), compiled once per distinct set; lineage is cached by statement text for every session.
- * Undefined when no rule applies.
- */
-function columnRuleContexts(
-  config: SluiceConfig,
-): (policies: readonly string[]) => ColumnRuleContext | undefined {
-  const { columns, derived, inference } = config.masking;
-  const cache = new Map<string, readonly OutputLineage[]>();
-  const lineageOf = (sql: string): readonly OutputLineage[] => {
-    const known = cache.get(sql);
-    if (known !== undefined) return known;
-    const computed = lineage(sql);
-    // A bounded cache: past the bound the oldest entry goes (Map keeps insertion order).
-    if (sql.length <= 65_536) {
-      cache.set(sql, computed);
-      if (cache.size > 5000) cache.delete(cache.keys().next().value ?? '');
-    }
-    return computed;
-  };
-  const contexts = new Map<string, ColumnRuleContext | undefined>();
-  return (policies) => {
-    const applying = columns.filter(
-      (rule) => rule.policies === undefined || rule.policies.some((p) => policies.includes(p)),
-    );
-    const key = applying.map((rule) => columns.indexOf(rule)).join(',');
-    if (!contexts.has(key)) {
-      contexts.set(
-        key,
-        applying.length === 0
-          ? undefined
-          : { rules: compileColumnRules(applying), options: { derived, inference }, lineage: lineageOf },
-      );
-    }
-    return contexts.get(key);
-  };
-}
-
-/**
  * Builds a session's masker. Tokens of the `hash` masker are consistent within a session; with
  * `masking.hashKey` they are consistent across sessions and gateways too (so joins on tokens work).
  */
@@ -250,7 +211,14 @@ export async function startGateway(
     closers.unshift(async () => clearInterval(pruneRate));
     const statementLog = logger.child({ component: 'policy' });
     const maskers = await maskerFactory(config, env, vault, logger.child({ component: 'masking' }));
-    const columnRules = columnRuleContexts(config);
+    const columnMasking = new ColumnMasking(
+      config.masking,
+      targets,
+      logger.child({ component: 'masking' }),
+      config.timeouts.authMs,
+    );
+    const stopCatalog = await columnMasking.start();
+    closers.unshift(async () => stopCatalog());
     // One cache for every session: repeated statement shapes are parsed once per gateway.
     const analyzer = createStatementAnalyzer();
 
@@ -295,7 +263,10 @@ export async function startGateway(
         refused: (decision, rule) => metrics.statementRefused('postgres', decision, rule),
         columns: policies.every((policy) => policy.masking === 'off')
           ? undefined
-          : columnRules(policies.map((policy) => policy.name)),
+          : columnMasking.contextFor(
+              policies.map((policy) => policy.name),
+              connectionName,
+            ),
       });
       return { allowed: true, target, policy: first.name, gate };
     };

@@ -45,9 +45,12 @@ export interface StatementGateOptions {
 }
 
 export interface ColumnRuleContext {
-  readonly rules: ColumnRules;
+  /** The rules, views included; undefined while the connection's catalog cannot be read. */
+  rules(): ColumnRules | undefined;
   readonly options: PlanOptions;
-  readonly lineage: (sql: string) => readonly OutputLineage[];
+  lineage(sql: string): readonly OutputLineage[];
+  /** DDL ran (and committed): the views may have changed, so the catalog is read again. */
+  schemaChanged(): void;
 }
 
 const ALLOWED: GateVerdict = { allowed: true };
@@ -63,6 +66,7 @@ export class PolicyStatementGate implements StatementGate {
   readonly #statements = new Map<string, StatementFacts>();
   readonly #cursors = new Map<string, StatementFacts>();
   #affectedRows = 0;
+  #ddlSinceCommit = false;
   /**
    * Verdicts by analysis result. The shared analyzer hands out the same frozen array for a
    * repeated text or shape, so a session judges each shape once; resolved EXECUTE/FETCH facts
@@ -118,6 +122,18 @@ export class PolicyStatementGate implements StatementGate {
   #plan(sql: string, facts: readonly StatementFacts[], parsedName: string | undefined): GateVerdict {
     const columns = this.#options.columns;
     if (columns === undefined) return ALLOWED;
+    const rules = columns.rules();
+    if (rules === undefined) {
+      return {
+        allowed: false,
+        error: new ClientFacingError(
+          '57P03',
+          'sluice: column rules are not ready: the catalog of this connection could not be read yet',
+          { hint: 'Try again in a moment; if it persists, an operator should check the gateway log.' },
+        ),
+      };
+    }
+    this.#noteSchemaChanges(facts, columns);
     const lineages = columns.lineage(sql);
     const plans: (ResultPlan | undefined)[] = [];
     for (const [i, f] of facts.entries()) {
@@ -137,9 +153,9 @@ export class PolicyStatementGate implements StatementGate {
       const decision =
         l === undefined
           ? { refuse: 'the statement could not be traced' }
-          : planStatement(l, columns.rules, columns.options);
+          : planStatement(l, rules, columns.options);
       if ('refuse' in decision) return this.#refuseColumns(decision.refuse);
-      const touches = [...f.tables.read, ...f.tables.written].some((t) => columns.rules.tableSensitive(t));
+      const touches = [...f.tables.read, ...f.tables.written].some((t) => rules.tableSensitive(t));
       const plan = decision.plan;
       plans.push(
         plan === undefined
@@ -157,6 +173,20 @@ export class PolicyStatementGate implements StatementGate {
       this.#storedPlans.set(parsedName, plans[0]);
     }
     return plans.some((plan) => plan !== undefined) ? { allowed: true, plans } : ALLOWED;
+  }
+
+  /**
+   * Views come from the catalog, which sees DDL once it is committed: after DDL the catalog is
+   * read again at once (autocommit) and again at the next COMMIT.
+   */
+  #noteSchemaChanges(facts: readonly StatementFacts[], columns: ColumnRuleContext): void {
+    if (facts.some((f) => f.effects.includes('ddl'))) {
+      this.#ddlSinceCommit = true;
+      columns.schemaChanged();
+    } else if (this.#ddlSinceCommit && facts.some((f) => f.transaction === 'commit')) {
+      this.#ddlSinceCommit = false;
+      columns.schemaChanged();
+    }
   }
 
   #refuseColumns(reason: string): GateVerdict {

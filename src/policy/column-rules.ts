@@ -328,3 +328,63 @@ function fallbackRules(
     return agree && hit?.rule !== undefined ? direct({ ...hit, rule: hit.rule }) : derived(hit ?? first);
   });
 }
+
+/** A view as the catalog describes it: its columns in order, and the lineage of its definition. */
+export interface ViewDefinition {
+  /** `schema.view`. */
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly lineage: OutputLineage | undefined;
+}
+
+/**
+ * Rules extended to views: a view column that passes a sensitive column through unchanged gets
+ * that column's rule; a column computed from one is redacted; a view whose definition cannot be
+ * traced, but may read a sensitive table, is redacted whole. Views over views resolve over a few
+ * rounds (a chain longer than that is unusual, and its outer view then keeps only what resolved).
+ */
+export function withViews(base: ColumnRules, views: readonly ViewDefinition[]): ColumnRules {
+  const derived = new Map<string, Map<string, ColumnRuleSpec>>();
+  const rules: ColumnRules = {
+    empty: base.empty,
+    ruleFor(table, column) {
+      return base.ruleFor(table, column) ?? derived.get(qualifiedTable(table))?.get(column.toLowerCase());
+    },
+    tableSensitive(table) {
+      return base.tableSensitive(table) || (derived.get(qualifiedTable(table))?.size ?? 0) > 0;
+    },
+  };
+  const sensitive = (ref: { table: string; column: string }) =>
+    ref.column === '*' ? rules.tableSensitive(ref.table) : rules.ruleFor(ref.table, ref.column) !== undefined;
+  for (let round = 0; round < 4; round++) {
+    let changed = false;
+    for (const view of views) {
+      const columns = derived.get(view.name) ?? new Map<string, ColumnRuleSpec>();
+      const mark = (column: string, masker: MaskerName) => {
+        const key = column.toLowerCase();
+        if (columns.has(key)) return;
+        columns.set(key, { column: `${view.name}.${column}`, masker });
+        changed = true;
+      };
+      const l = view.lineage;
+      if (l === undefined || l.unknown === true || l.outputs === undefined) {
+        const refs = [...(l?.valueRefs ?? []), ...(l?.inferenceRefs ?? [])];
+        if (l === undefined || l.unknown === true || refs.some(sensitive)) {
+          for (const column of view.columns) mark(column, 'redact');
+        }
+      } else {
+        l.outputs.forEach((refs, i) => {
+          const column = view.columns[i];
+          const hits = refs.filter(sensitive);
+          const [only] = hits;
+          if (column === undefined || only === undefined) return;
+          const direct = l.outputDirect?.[i] === true && refs.length === 1 && only.column !== '*';
+          mark(column, direct ? (rules.ruleFor(only.table, only.column)?.masker ?? 'redact') : 'redact');
+        });
+      }
+      if (columns.size > 0) derived.set(view.name, columns);
+    }
+    if (!changed) break;
+  }
+  return rules;
+}

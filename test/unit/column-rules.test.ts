@@ -6,6 +6,8 @@ import {
   type PlanOptions,
   planStatement,
   type StatementPlan,
+  type ViewDefinition,
+  withViews,
 } from '../../src/policy/column-rules.ts';
 import { initSqlParser, lineage } from '../../src/sql/postgres/index.ts';
 
@@ -376,5 +378,49 @@ describe('planStatement: alignment fallback', () => {
     if ('refuse' in p || p.plan === undefined) throw new Error('expected a plan');
     expect(p.plan.fieldRules([])).toEqual([]);
     expect(kinds(p.plan.fieldRules([{ name: 'ssn', tableOid: 0 }]))).toEqual(['derived']);
+  });
+});
+
+describe('withViews: views expose their base columns', () => {
+  const view = (name: string, columns: string[], definition: string): ViewDefinition => ({
+    name,
+    columns,
+    lineage: lineage(definition)[0],
+  });
+
+  it('a passed-through column keeps its rule, a computed one is redacted, other columns stay clear', () => {
+    const rules = withViews(RULES, [
+      view(
+        'public.v_notes',
+        ['id', 'note', 'h'],
+        'SELECT id, card_number AS note, md5(ssn) AS h FROM customers',
+      ),
+    ]);
+    expect(rules.ruleFor('v_notes', 'id')).toBeUndefined();
+    expect(rules.ruleFor('v_notes', 'note')?.masker).toBe(RULES.ruleFor('customers', 'card_number')?.masker);
+    expect(rules.ruleFor('public.v_notes', 'h')?.masker).toBe('redact');
+    expect(rules.tableSensitive('v_notes')).toBe(true);
+  });
+
+  it('resolves views over views, and leaves views over harmless tables alone', () => {
+    const rules = withViews(RULES, [
+      view('public.outer_v', ['x'], 'SELECT note AS x FROM inner_v'),
+      view('public.inner_v', ['note'], 'SELECT card_number AS note FROM customers'),
+      view('public.plain_v', ['body'], 'SELECT body FROM notes'),
+    ]);
+    expect(rules.ruleFor('outer_v', 'x')).toBeDefined();
+    expect(rules.tableSensitive('plain_v')).toBe(false);
+  });
+
+  it('a view whose definition cannot be traced is redacted whole', () => {
+    const rules = withViews(RULES, [
+      view(
+        'public.opaque',
+        ['a', 'b'],
+        "SELECT * FROM query_to_xml('select card_number from customers', true, true, '')",
+      ),
+    ]);
+    expect(rules.ruleFor('opaque', 'a')?.masker).toBe('redact');
+    expect(rules.ruleFor('opaque', 'b')?.masker).toBe('redact');
   });
 });
