@@ -29,12 +29,7 @@ import type {
   UpstreamTarget,
 } from '../protocols/postgres/ports.ts';
 import type { PostgresSession } from '../protocols/postgres/session.ts';
-import {
-  createStatementAnalyzer,
-  initSqlParser,
-  lineage,
-  type OutputLineage,
-} from '../sql/postgres/index.ts';
+import { createStatementAnalyzer, initSqlParser } from '../sql/postgres/index.ts';
 import type { Store } from '../store/store.ts';
 import { openConfiguredVault, type Vault } from '../vault/index.ts';
 import { ColumnMasking } from './column-masking.ts';
