@@ -83,6 +83,12 @@ export type PolicyLimitsConfig = {
   affectedRowsPerSession?: number | undefined;
 };
 
+/** Per-policy overrides of `masking.derived` and `masking.inference` (the strictest applies). */
+export type PolicyMaskingConfig = {
+  derived?: 'mask' | 'deny' | undefined;
+  inference?: 'deny' | 'allow' | undefined;
+};
+
 export type PolicyConfig = StatementPolicySpec & {
   name: string;
   subjects: {
@@ -97,7 +103,7 @@ export type PolicyConfig = StatementPolicySpec & {
   connectionTags: string[];
   limits: PolicyLimitsConfig;
   /** `off` opts this policy's sessions out of masking (only if every applicable policy does). */
-  masking: 'on' | 'off';
+  masking: 'on' | 'off' | PolicyMaskingConfig;
 };
 
 export type TimeoutsConfig = {
@@ -538,7 +544,15 @@ const policySchema = z
     guardrails: guardrailsSchema,
     allowedFunctions: z.array(nonEmptyString).optional(),
     limits: policyLimitsSchema,
-    masking: z.enum(['on', 'off']).default('on'),
+    masking: z
+      .union([
+        z.enum(['on', 'off']),
+        z.strictObject({
+          derived: z.enum(['mask', 'deny']).optional(),
+          inference: z.enum(['deny', 'allow']).optional(),
+        }),
+      ])
+      .default('on'),
   })
   .superRefine((policy, ctx) => {
     if (policy.connections !== '*' && policy.connections.length === 0 && policy.connectionTags.length === 0) {

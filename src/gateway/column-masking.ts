@@ -7,7 +7,7 @@
  * Fail closed: until a connection's catalog has been read, column rules cannot say which views
  * expose sensitive columns, so statements on it are refused (the read is retried).
  */
-import type { SluiceConfig } from '../config/schema.ts';
+import type { PolicyConfig, SluiceConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import {
   type ColumnRules,
@@ -66,16 +66,32 @@ export class ColumnMasking {
     return () => clearInterval(timer);
   }
 
-  /** The column rules of a session, or undefined when none applies to its policies. */
-  contextFor(policies: readonly string[], connection: string): ColumnRuleContext | undefined {
-    const { columns, derived, inference } = this.#config;
+  /**
+   * The column rules of a session, or undefined when none applies to its policies. `derived` and
+   * `inference` may be set per policy; the strictest value among the session's policies applies
+   * (a policy that sets nothing contributes the global setting).
+   */
+  contextFor(
+    policies: readonly Pick<PolicyConfig, 'name' | 'masking'>[],
+    connection: string,
+  ): ColumnRuleContext | undefined {
+    const { columns } = this.#config;
+    const names = policies.map((policy) => policy.name);
     const applying = columns.filter(
-      (rule) => rule.policies === undefined || rule.policies.some((p) => policies.includes(p)),
+      (rule) => rule.policies === undefined || rule.policies.some((p) => names.includes(p)),
     );
+    const setting = <K extends 'derived' | 'inference'>(key: K) =>
+      policies.map(
+        (policy) =>
+          (typeof policy.masking === 'object' ? policy.masking[key] : undefined) ?? this.#config[key],
+      );
+    const derived = setting('derived').includes('deny') ? 'deny' : 'mask';
+    const inference = setting('inference').includes('deny') ? 'deny' : 'allow';
     if (applying.length === 0) return undefined;
     const subset = applying.map((rule) => columns.indexOf(rule)).join(',');
+    const options = { derived, inference } as const;
     return {
-      options: { derived, inference },
+      options,
       lineage: (sql) => this.#lineageOf(sql),
       rules: () => {
         const catalog = this.#catalogs.get(connection);

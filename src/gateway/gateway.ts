@@ -258,10 +258,7 @@ export async function startGateway(
         refused: (decision, rule) => metrics.statementRefused('postgres', decision, rule),
         columns: policies.every((policy) => policy.masking === 'off')
           ? undefined
-          : columnMasking.contextFor(
-              policies.map((policy) => policy.name),
-              connectionName,
-            ),
+          : columnMasking.contextFor(policies, connectionName),
       });
       return { allowed: true, target, policy: first.name, gate };
     };

@@ -88,6 +88,10 @@ policies:
     subjects: { groups: [dba] }
     connections: [app]
     masking: off
+  - name: analyst
+    subjects: { groups: [analyst] }
+    connections: [app]
+    masking: { inference: allow, derived: deny }
 masking:
   columns:
     - { column: public.customers.email, masker: email }
@@ -237,6 +241,19 @@ describe('column rules by policy', () => {
     expect(await ssnFor('agents')).toBe('***-**-6789');
     expect(await ssnFor('support')).toBe('[REDACTED:ssn]');
     expect(await ssnFor('dba')).toBe('123-45-6789');
+  });
+
+  it('derived and inference can be set per policy', async () => {
+    const c = await rawGatewayClient(gw, await gw.createKey('analyst', ['analyst']));
+    try {
+      await c.send([Q('SELECT id FROM customers ORDER BY card_number')]);
+      expect(rows(await c.readUntil(1, 10_000))).toEqual([['3'], ['1'], ['2']]);
+      await c.send([Q('SELECT md5(card_number) FROM customers')]);
+      const [error] = errorsIn(await c.readUntil(1, 10_000));
+      expect(error?.C).toBe('42501');
+    } finally {
+      await c.close();
+    }
   });
 });
 
