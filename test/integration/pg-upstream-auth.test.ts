@@ -96,7 +96,11 @@ type RogueBehaviour =
   /** ErrorResponse with no fields at all, in the middle of the SASL exchange. */
   | 'error-empty-mid-sasl'
   /** A server-first-message asking for ten million PBKDF2 iterations, then a bogus signature. */
-  | 'huge-iterations';
+  | 'huge-iterations'
+  /** Honest login, then every Query answered with a DataRow wider than its RowDescription (corpus 152). */
+  | 'row-shape'
+  /** Honest login, then every Query answered with an ErrorResponse without SQLSTATE (corpus 151). */
+  | 'query-error-no-code';
 
 /** Enough to stall a synchronous PBKDF2 for seconds (about 0.15-0.3 s per million here). */
 const HUGE_ITERATIONS = 10_000_000;
@@ -141,6 +145,27 @@ function startFakeUpstream(behaviour: RogueBehaviour, password: string): Promise
       socket.write(Buffer.concat([authR(0), backendKeyData(), readyForQuery()]));
       state = 'ready';
     };
+    const answerQuery = (): void => {
+      if (behaviour === 'row-shape') {
+        const rowDescription = wire()
+          .int16(1)
+          .cstring('secret')
+          .int32(0)
+          .int16(0)
+          .int32(25)
+          .int16(-1)
+          .int32(-1)
+          .int16(0)
+          .frame('T');
+        const dataRow = wire().int16(2).int32(4).bytes('safe').int32(16).bytes('4111111111111111').frame('D');
+        socket.write(
+          Buffer.concat([rowDescription, dataRow, wire().cstring('SELECT 1').frame('C'), readyForQuery()]),
+        );
+      } else if (behaviour === 'query-error-no-code') {
+        const error = wire().char('S').cstring('ERROR').char('M').cstring('no code here').int8(0).frame('E');
+        socket.write(Buffer.concat([error, readyForQuery()]));
+      }
+    };
     const onMessage = (tag: string | undefined, body: Buffer): void => {
       if (state === 'startup') {
         if (body.length === 4 && body.readUInt32BE(0) === 80877103) {
@@ -161,6 +186,7 @@ function startFakeUpstream(behaviour: RogueBehaviour, password: string): Promise
       }
       if (state === 'ready') {
         afterLogin.push(tag ?? '?');
+        if (tag === 'Q') answerQuery();
         return;
       }
       if (tag !== 'p') throw new Error(`fake upstream: unexpected ${tag} during login`);
@@ -197,6 +223,8 @@ function startFakeUpstream(behaviour: RogueBehaviour, password: string): Promise
       const serverSignature = (): Buffer => hmac(hmac(salted(), 'Server Key'), authMessage);
       switch (behaviour) {
         case 'honest':
+        case 'row-shape':
+        case 'query-error-no-code':
           if (!proofOk()) {
             socket.end(wire().char('S').cstring('FATAL').char('C').cstring('28P01').int8(0).frame('E'));
             return;
@@ -281,6 +309,8 @@ const ROGUES: RogueBehaviour[] = [
   'error-no-code',
   'error-empty-mid-sasl',
   'huge-iterations',
+  'row-shape',
+  'query-error-no-code',
 ];
 
 function connectionsYaml(): string {
@@ -631,6 +661,41 @@ describe('misbehaving upstreams (fakes: a real server cannot do this)', () => {
       expect(rows).toEqual([{ one: 1 }]);
     });
   }
+});
+
+describe('misbehaving upstreams after login', () => {
+  it('152: a DataRow that does not match its RowDescription closes the session, with no row delivered', async () => {
+    const c = await connect('rogue-row-shape');
+    const rowsSeen: unknown[] = [];
+    const error = await c.query('SELECT 1').then(
+      (result) => {
+        rowsSeen.push(...result.rows);
+        return undefined;
+      },
+      (e: unknown) => e as { code?: string; message: string },
+    );
+    await c.end().catch(() => undefined);
+    expect(rowsSeen).toEqual([]);
+    expect(error?.code).toBe('08P01');
+    expect(error?.message ?? '').not.toContain('4111111111111111');
+    const rows = await queryOnce<{ one: number }>('scram', 'SELECT 1 AS one');
+    expect(rows).toEqual([{ one: 1 }]);
+  });
+
+  it('151: an ErrorResponse without SQLSTATE reaches the client as an error; the session and gateway go on', async () => {
+    const c = await connect('rogue-query-error-no-code');
+    try {
+      for (let i = 0; i < 2; i++) {
+        const error = await c.query('SELECT 1').then(
+          () => undefined,
+          (e: unknown) => e as Error,
+        );
+        expect(error?.message).toBe('no code here');
+      }
+    } finally {
+      await c.end();
+    }
+  });
 });
 
 describe("upstream work the gateway does on a server's say-so", () => {

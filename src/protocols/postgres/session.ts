@@ -773,11 +773,12 @@ export class PostgresSession {
   #maskDataRow(payload: Buffer, masker: ResultMasker): Buffer | undefined {
     const count = payload.length >= 2 ? payload.readUInt16BE(0) : -1;
     if (count < 0) throw new ProtocolError('malformed DataRow from the server');
-    let shape: readonly (ColumnShape | undefined)[] | undefined = this.#shapes?.rowShape();
+    const shape = this.#shapes?.rowShape();
     if (shape && shape.length !== count) {
-      // Our model of the result disagrees with the row: mask as if nothing were known.
-      this.#log.warn({ expected: shape.length, got: count }, 'DataRow does not match its row description');
-      shape = undefined;
+      // A row that does not match its description cannot be masked column by column (corpus 152).
+      throw new ProtocolError(
+        `the server sent a DataRow of ${count} columns for a result of ${shape.length}`,
+      );
     }
     const formats = shape === undefined ? this.#shapes?.rowFormats()?.formats : undefined;
     const rules = this.#shapes?.rowRules(count);
