@@ -244,21 +244,19 @@ export async function startGateway(
           ),
         };
       }
+      // Masking is off only when every policy of the session opts out.
+      const unmasked = policies.every((policy) => policy.masking === 'off');
       const gate = new PolicyStatementGate({
         principal,
         connection: connectionName,
         policies: policies.map((policy) => compiled.get(policy) ?? compilePolicy(policy)),
         analyze: (sql) => analyzer.analyze(sql),
         limits: resultLimits(policies, principal.id, rowRate),
-        masker: policies.every((policy) => policy.masking === 'off')
-          ? undefined
-          : maskers({ principal: principal.id, connection: connectionName }),
+        masker: unmasked ? undefined : maskers({ principal: principal.id, connection: connectionName }),
         affectedRowsBudget: tightestLimits(policies).get('affectedRowsPerSession'),
         logger: statementLog,
         refused: (decision, rule) => metrics.statementRefused('postgres', decision, rule),
-        columns: policies.every((policy) => policy.masking === 'off')
-          ? undefined
-          : columnMasking.contextFor(policies, connectionName),
+        columns: unmasked ? undefined : columnMasking.contextFor(policies, connectionName),
       });
       return { allowed: true, target, policy: first.name, gate };
     };

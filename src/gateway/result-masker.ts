@@ -137,12 +137,8 @@ export class DlpResultMasker implements ResultMasker {
   }
 
   #finds(bytes: Buffer, start: number, end: number): boolean {
-    if (!this.#scanner.mayMatch(bytes, start, end)) return false;
     // latin1 keeps one character per byte, so binary values are scanned byte for byte too.
-    const result = this.#scanner.scan(bytes.toString('latin1', start, end));
-    if (result === undefined) return false;
-    this.#count(result.counts);
-    return true;
+    return this.#scanner.mayMatch(bytes, start, end) && this.#findsIn(bytes.toString('latin1', start, end));
   }
 
   #findsIn(text: string): boolean {

@@ -55,6 +55,17 @@ export interface ColumnRuleContext {
 
 const ALLOWED: GateVerdict = { allowed: true };
 
+/** What a prepared statement or cursor runs, and the column-rule plan of its result. */
+interface Stored {
+  readonly facts: StatementFacts;
+  readonly plan: ResultPlan | undefined;
+}
+
+/** Allowed, with the plans only when some statement has one (the session then tracks shapes). */
+function allowedWith(plans: readonly (ResultPlan | undefined)[]): GateVerdict {
+  return plans.some((plan) => plan !== undefined) ? { allowed: true, plans } : ALLOWED;
+}
+
 /** A statement on a sensitive table whose result carries none of its columns (an UPDATE, a count). */
 const WITHHOLD_ERRORS_ONLY: ResultPlan = { fieldRules: () => [], withholdErrors: true };
 
@@ -62,9 +73,12 @@ export class PolicyStatementGate implements StatementGate {
   readonly limits: ResultLimits | undefined;
   readonly masker: ResultMasker | undefined;
   readonly #options: StatementGateOptions;
-  /** Prepared statements by name ('' is the unnamed one), shared by Parse and SQL PREPARE. */
-  readonly #statements = new Map<string, StatementFacts>();
-  readonly #cursors = new Map<string, StatementFacts>();
+  /**
+   * Prepared statements by name ('' is the unnamed one), shared by Parse and SQL PREPARE, and
+   * cursors: what each runs, and its column-rule plan, for EXECUTE and FETCH.
+   */
+  readonly #statements = new Map<string, Stored>();
+  readonly #cursors = new Map<string, Stored>();
   #affectedRows = 0;
   #ddlSinceCommit = false;
   /**
@@ -73,9 +87,6 @@ export class PolicyStatementGate implements StatementGate {
    * are new arrays and are always judged afresh.
    */
   readonly #verdicts = new WeakMap<readonly StatementFacts[], Verdict>();
-  /** Column-rule plans of prepared statements and cursors, for EXECUTE and FETCH. */
-  readonly #storedPlans = new Map<string, ResultPlan | undefined>();
-  readonly #cursorPlans = new Map<string, ResultPlan | undefined>();
 
   constructor(options: StatementGateOptions) {
     this.#options = options;
@@ -89,10 +100,12 @@ export class PolicyStatementGate implements StatementGate {
     if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
     const overBudget = this.#overWriteBudget(facts);
     if (overBudget) return overBudget;
-    const planned = this.#plan(sql, facts, undefined);
-    if (!planned.allowed) return planned;
-    for (const statement of facts) this.#track(statement);
-    return planned;
+    const plans = this.#plan(sql, facts);
+    if (!Array.isArray(plans)) return plans as GateVerdict;
+    facts.forEach((statement, i) => {
+      this.#track(statement, plans[i]);
+    });
+    return allowedWith(plans);
   }
 
   parse(name: string, sql: string): GateVerdict {
@@ -103,15 +116,16 @@ export class PolicyStatementGate implements StatementGate {
     if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
     const overBudget = this.#overWriteBudget(facts);
     if (overBudget) return overBudget;
-    const planned = this.#plan(sql, facts, name);
-    if (!planned.allowed) return planned;
+    const plans = this.#plan(sql, facts);
+    if (!Array.isArray(plans)) return plans as GateVerdict;
     const [only, extra] = facts;
+    const [plan] = plans;
     // More than one statement is refused by the server itself; it never becomes a statement.
     if (only !== undefined && extra === undefined) {
-      if (!this.#statements.has(name)) this.#statements.set(name, only);
-      this.#track(only);
+      if (!this.#statements.has(name)) this.#statements.set(name, { facts: only, plan });
+      this.#track(only, plan);
     }
-    return planned;
+    return allowedWith(plans);
   }
 
   /**
@@ -119,9 +133,9 @@ export class PolicyStatementGate implements StatementGate {
    * predicate, copied into a table, or out of the gateway's sight). EXECUTE and FETCH take the
    * plan stored with their PREPARE (or Parse) and DECLARE.
    */
-  #plan(sql: string, facts: readonly StatementFacts[], parsedName: string | undefined): GateVerdict {
+  #plan(sql: string, facts: readonly StatementFacts[]): readonly (ResultPlan | undefined)[] | GateVerdict {
     const columns = this.#options.columns;
-    if (columns === undefined) return ALLOWED;
+    if (columns === undefined) return [];
     const rules = columns.rules();
     if (rules === undefined) {
       return {
@@ -140,14 +154,8 @@ export class PolicyStatementGate implements StatementGate {
       const l = lineages[i];
       const p = f.prepared;
       if (p?.action === 'execute' || p?.action === 'fetch') {
-        const stored = p.action === 'execute' ? this.#storedPlans : this.#cursorPlans;
-        const name = p.name ?? '';
-        if (!stored.has(name)) {
-          return this.#refuseColumns(
-            `${p.action.toUpperCase()} of "${name}", whose result the gateway cannot trace`,
-          );
-        }
-        plans.push(stored.get(name));
+        // #resolve has refused names the gateway never allowed, so the entry is there.
+        plans.push((p.action === 'execute' ? this.#statements : this.#cursors).get(p.name ?? '')?.plan);
         continue;
       }
       const decision =
@@ -164,15 +172,8 @@ export class PolicyStatementGate implements StatementGate {
             : undefined
           : { fieldRules: (fields) => plan.fieldRules(fields), withholdErrors: touches },
       );
-      if (p?.action === 'prepare' && p.name !== undefined && !this.#storedPlans.has(p.name)) {
-        this.#storedPlans.set(p.name, plans.at(-1));
-      }
-      if (p?.action === 'declare' && p.name !== undefined) this.#cursorPlans.set(p.name, plans.at(-1));
     }
-    if (parsedName !== undefined && (parsedName === '' || !this.#storedPlans.has(parsedName))) {
-      this.#storedPlans.set(parsedName, plans[0]);
-    }
-    return plans.some((plan) => plan !== undefined) ? { allowed: true, plans } : ALLOWED;
+    return plans;
   }
 
   /**
@@ -196,7 +197,6 @@ export class PolicyStatementGate implements StatementGate {
 
   closeStatement(name: string): void {
     this.#statements.delete(name);
-    this.#storedPlans.delete(name);
   }
 
   affected(command: string, rows: number): void {
@@ -239,10 +239,14 @@ export class PolicyStatementGate implements StatementGate {
       if (action === 'execute') {
         // The walker marks EXECUTE itself unknown; anything else unknown in it stays unknown.
         if (f.unknownNodes !== undefined || f.error !== undefined) return f;
-        return this.#asStored(f, this.#statements.get(name), `EXECUTE of prepared statement "${name}"`);
+        return this.#asStored(
+          f,
+          this.#statements.get(name)?.facts,
+          `EXECUTE of prepared statement "${name}"`,
+        );
       }
       if (action === 'fetch') {
-        return this.#asStored(f, this.#cursors.get(name), `FETCH from cursor "${name}"`);
+        return this.#asStored(f, this.#cursors.get(name)?.facts, `FETCH from cursor "${name}"`);
       }
       return f;
     });
@@ -260,43 +264,35 @@ export class PolicyStatementGate implements StatementGate {
     };
   }
 
-  /** Mirrors the server's SQL-level statement and cursor lifecycle for allowed statements. */
-  #track(f: StatementFacts): void {
+  /**
+   * Mirrors the server's SQL-level statement and cursor lifecycle for allowed statements, once
+   * the whole message is allowed (a refusal anywhere in it stores nothing).
+   */
+  #track(f: StatementFacts, plan: ResultPlan | undefined): void {
     const p = f.prepared;
     if (p === undefined) return;
     switch (p.action) {
       case 'prepare':
         if (p.name !== undefined && p.inner !== undefined && !this.#statements.has(p.name))
-          this.#statements.set(p.name, p.inner);
+          this.#statements.set(p.name, { facts: p.inner, plan });
         break;
       case 'declare':
-        if (p.name !== undefined && p.inner !== undefined) this.#cursors.set(p.name, p.inner);
+        if (p.name !== undefined && p.inner !== undefined)
+          this.#cursors.set(p.name, { facts: p.inner, plan });
         break;
       case 'deallocate':
-        if (p.name === undefined) {
-          this.#statements.clear();
-          this.#storedPlans.clear();
-        } else {
-          this.#statements.delete(p.name);
-          this.#storedPlans.delete(p.name);
-        }
+        if (p.name === undefined) this.#statements.clear();
+        else this.#statements.delete(p.name);
         break;
       case 'close':
-        if (p.name === undefined) {
-          this.#cursors.clear();
-          this.#cursorPlans.clear();
-        } else {
-          this.#cursors.delete(p.name);
-          this.#cursorPlans.delete(p.name);
-        }
+        if (p.name === undefined) this.#cursors.clear();
+        else this.#cursors.delete(p.name);
         break;
       case 'discard':
         // DISCARD ALL (the only form that resets everything) is the one that drops both.
         if (f.settings.includes('*')) {
           this.#statements.clear();
           this.#cursors.clear();
-          this.#storedPlans.clear();
-          this.#cursorPlans.clear();
         }
         break;
       default:

@@ -45,6 +45,8 @@ interface Portal {
   fields: readonly DescribedField[] | undefined;
   readonly formats: readonly number[];
   readonly plan: ResultPlan | undefined;
+  /** The fields with this portal's formats, built once (rows ask for it one by one). */
+  shape?: readonly ColumnShape[] | undefined;
 }
 
 /** The format of column `i` from a Bind's result format list (none: text; one: all; else each). */
@@ -113,7 +115,10 @@ export class ResultShapeTracker {
       if (statement) statement.fields = fields;
     } else if (head.kind === 'describe-portal') {
       const portal = this.#portals.get(head.name);
-      if (portal) portal.fields = fields;
+      if (portal) {
+        portal.fields = fields;
+        portal.shape = undefined;
+      }
     }
     if (head.kind === 'describe-statement' || head.kind === 'describe-portal') this.#pending.shift();
   }
@@ -130,7 +135,11 @@ export class ResultShapeTracker {
     if (head?.kind !== 'execute') return this.#queryFields;
     const portal = this.#portals.get(head.portal);
     if (!portal?.fields) return undefined;
-    return portal.fields.map((f, i) => ({ typeOid: f.typeOid, format: formatOf(portal.formats, i) }));
+    portal.shape ??= portal.fields.map((f, i) => ({
+      typeOid: f.typeOid,
+      format: formatOf(portal.formats, i),
+    }));
+    return portal.shape;
   }
 
   /** The format the DataRows of an Execute use when their types are unknown (binary matters). */

@@ -905,7 +905,7 @@ export class PostgresSession {
   #startLimitStop(error: ClientFacingError): void {
     const stop = { error, reported: false, cancelDone: false };
     this.#limitStop = stop;
-    this.#log.info({ sqlstate: error.sqlstate, reason: error.message }, 'result limit reached');
+    this.#log.info({ sqlstate: error.sqlstate, reason: error.message }, 'statement stopped');
     const upstream = this.#upstream;
     if (!upstream?.backendKey || !this.#target) {
       // Without a cancel key the only way to stop the statement is to drop the connection.
