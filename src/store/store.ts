@@ -98,10 +98,161 @@ export interface SecretRepository {
   list(): Promise<SecretSummary[]>;
 }
 
+/** Where a request for a human decision stands. `approved` access and ticket grants are usable. */
+export type RequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn' | 'consumed' | 'revoked';
+
+/** One approver's answer. */
+export interface RequestDecision {
+  readonly approverId: string;
+  readonly approverName: string;
+  readonly decision: 'approve' | 'deny';
+  readonly reason: string;
+  readonly at: Date;
+}
+
+/** Who asked (never the credential): the principal as authenticated, with the claims policy saw. */
+export interface Requester {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly groups: readonly string[];
+  /** A subset of the verified claims (iss, sub, email…), for the approver's eyes. */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** Fields shared by statement approvals and access requests. */
+interface RequestCommon {
+  readonly id: string;
+  readonly status: RequestStatus;
+  readonly requester: Requester;
+  readonly connection: string;
+  /** The policy that asked for review (statements) or that the grant gives (access). */
+  readonly policy: string;
+  /** Why: the review rule's reason, or the caller's justification for access. */
+  readonly reason: string;
+  /** Approver rule, copied from the policy when the request was made. */
+  readonly requiredApprovals: number;
+  readonly approverGroups: readonly string[];
+  /** Approvers must have authenticated within this many ms (OIDC auth_time); null: no step-up. */
+  readonly stepUpMs: number | null;
+  readonly decisions: readonly RequestDecision[];
+  /** Why it left `pending` other than by decisions (timeout, client cancel, gateway shutdown…). */
+  readonly statusReason: string | null;
+  readonly createdAt: Date;
+  /** While pending: when it times out. */
+  readonly expiresAt: Date;
+  readonly decidedAt: Date | null;
+}
+
+/** A statement held (or ticketed) for review. Never holds a raw literal or parameter value. */
+export interface StatementApprovalRecord extends RequestCommon {
+  readonly kind: 'statement';
+  readonly mode: 'hold' | 'ticket';
+  /** The policy rule that asked for review. */
+  readonly rule: string;
+  /** Canonical (deparsed) SQL, literals DLP-masked, control and bidi characters escaped. */
+  readonly statement: string;
+  /** Bound parameter values, DLP-masked and escaped, in order ($1, $2…). */
+  readonly parameters: readonly string[];
+  /** The statement with every literal replaced by a placeholder: the only form notifications carry. */
+  readonly redactedStatement: string;
+  /** The planner's row estimate for UPDATE/DELETE; null when not estimated. */
+  readonly rowEstimate: number | null;
+  /** SHA-256 over principal, connection, normalized SQL and parameters: what an approval covers. */
+  readonly bindingHash: string;
+  /** Ticket mode: an approved grant is usable once, until this time. */
+  readonly grantExpiresAt: Date | null;
+  readonly consumedAt: Date | null;
+  /** The gateway replica holding the statement (hold mode). */
+  readonly replica: string;
+}
+
+/** A request for time-boxed access to a connection under a `grant` policy. */
+export interface AccessRequestRecord extends RequestCommon {
+  readonly kind: 'access';
+  readonly durationMs: number;
+  /** Self-approved under the policy's break-glass setting; flagged and alerted. */
+  readonly breakGlass: boolean;
+  /** Set on approval: the grant runs from `decidedAt` to this time. */
+  readonly grantEndsAt: Date | null;
+}
+
+export type NewStatementApproval = Omit<
+  StatementApprovalRecord,
+  'status' | 'decisions' | 'statusReason' | 'createdAt' | 'decidedAt' | 'grantExpiresAt' | 'consumedAt'
+>;
+
+export type NewAccessRequest = Omit<
+  AccessRequestRecord,
+  'status' | 'decisions' | 'statusReason' | 'createdAt' | 'decidedAt' | 'grantEndsAt'
+> & {
+  /** Break-glass requests are created already approved (by the requester, flagged). */
+  readonly approvedNow?: boolean;
+};
+
+export type ApprovalRequestRecord = StatementApprovalRecord | AccessRequestRecord;
+
+/** Why a decision was not recorded. */
+export type DecisionRefusal = 'not_found' | 'not_pending' | 'expired' | 'already_decided';
+
+export interface RequestFilter {
+  readonly kind?: 'statement' | 'access';
+  readonly status?: readonly RequestStatus[];
+  readonly requesterId?: string;
+  readonly connection?: string;
+  /** Newest first; default 100. */
+  readonly limit?: number;
+}
+
+/**
+ * Statement approvals and access requests: one table, one state machine. Every transition is a
+ * single atomic statement (or a row-locked transaction), so replicas sharing a PostgreSQL store
+ * can race on the same request safely, and every change is announced on the change feed.
+ */
+export interface ApprovalRepository {
+  createStatement(request: NewStatementApproval): Promise<StatementApprovalRecord>;
+  createAccess(request: NewAccessRequest): Promise<AccessRequestRecord>;
+  get(id: string): Promise<ApprovalRequestRecord | undefined>;
+  list(filter: RequestFilter): Promise<ApprovalRequestRecord[]>;
+  /**
+   * Appends one approver's decision to a pending request that has not expired (at `now`), under a
+   * row lock. A deny decides at once (`denied`); enough distinct approvals decide `approved`,
+   * setting `grantExpiresAt = now + grantWindowMs` for tickets and `grantEndsAt = now + durationMs`
+   * for access. The approver rule itself (groups, self-approval, step-up) is the caller's check.
+   */
+  decide(
+    id: string,
+    decision: RequestDecision,
+    options: { readonly now: Date; readonly grantWindowMs: number },
+  ): Promise<ApprovalRequestRecord | DecisionRefusal>;
+  /** pending → expired | withdrawn; approved access → revoked. Undefined when not in a closable state. */
+  close(
+    id: string,
+    status: 'expired' | 'withdrawn' | 'revoked',
+    reason: string,
+  ): Promise<ApprovalRequestRecord | undefined>;
+  /** Hold mode: approved → consumed. False when it was not approved (or already consumed). */
+  consume(id: string, now: Date): Promise<boolean>;
+  /**
+   * Ticket mode: atomically consumes one approved, unconsumed statement grant with this binding
+   * hash whose window is still open at `now` (single use across every replica).
+   */
+  consumeGrant(bindingHash: string, now: Date): Promise<StatementApprovalRecord | undefined>;
+  /** Approved access requests of this principal on this connection whose grant is open at `now`. */
+  activeAccess(requesterId: string, connection: string, now: Date): Promise<AccessRequestRecord[]>;
+  /**
+   * Calls `listener` with the id of every request that changes state, on any replica sharing the
+   * store (PostgreSQL LISTEN/NOTIFY; in-process for PGlite). Resolves to an unsubscribe function.
+   */
+  onChange(listener: (id: string) => void): Promise<() => Promise<void>>;
+}
+
 export interface Store {
   readonly apiKeys: ApiKeyRepository;
   /** Encrypted vault rows; use src/vault, which encrypts and decrypts, rather than this directly. */
   readonly secrets: SecretRepository;
+  /** Statement approvals and access requests (see src/approvals). */
+  readonly approvals: ApprovalRepository;
   readonly kind: 'pglite' | 'postgres';
   /** Resolves when the store answers a trivial query (readiness probes). */
   ping(): Promise<void>;
