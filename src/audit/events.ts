@@ -49,6 +49,51 @@ export type AuditEvent =
       readonly actor: AuditActor;
       readonly name: string;
       readonly version: number;
+    }
+  | {
+      /** A statement held or ticketed for review, or an access request (break-glass included). */
+      readonly type: 'approval.requested';
+      readonly requestId: string;
+      readonly kind: 'statement' | 'access';
+      readonly requester: { readonly id: string; readonly name: string; readonly kind: string };
+      readonly connection: string;
+      readonly policy: string;
+      /** Statements: the review rule and mode, and the row estimate. */
+      readonly rule?: string;
+      readonly mode?: 'hold' | 'ticket';
+      readonly rowEstimate?: number | null;
+      /** Access: how long, and whether self-approved under break-glass. */
+      readonly durationMs?: number;
+      readonly breakGlass?: boolean;
+    }
+  | {
+      readonly type: 'approval.decided';
+      readonly requestId: string;
+      readonly actor: AuditActor;
+      readonly decision: 'approve' | 'deny';
+      readonly reason: string;
+      /** The request's status after this decision (pending while more approvals are needed). */
+      readonly status: string;
+    }
+  | {
+      /** Left pending (timeout, client cancel or disconnect) or revoked, not by a decision. */
+      readonly type: 'approval.closed';
+      readonly requestId: string;
+      readonly status: 'expired' | 'withdrawn' | 'revoked';
+      readonly reason: string;
+      readonly actor?: AuditActor;
+    }
+  | {
+      /** An approved statement ran (hold released, or a ticket grant used once). */
+      readonly type: 'approval.used';
+      readonly requestId: string;
+      readonly mode: 'hold' | 'ticket';
+    }
+  | {
+      readonly type: 'access.ended';
+      readonly requestId: string;
+      readonly reason: 'expired' | 'revoked';
+      readonly sessionsClosed: number;
     };
 
 export interface AuditSink {

@@ -89,6 +89,35 @@ export type PolicyMaskingConfig = {
   inference?: 'deny' | 'allow' | undefined;
 };
 
+/** Who may approve, how many, and how fresh their login must be. */
+export type ApproverRule = {
+  /** Principals in any of these groups may decide; default: the admin group. */
+  groups: string[];
+  /** Distinct approvals needed; one deny decides at once. */
+  count: number;
+  /** The approver's OIDC login (`auth_time`) must be at most this old; API keys never qualify. */
+  stepUpMs?: number | undefined;
+};
+
+/** How a policy's `review` decisions are carried out. */
+export type ReviewConfig = {
+  /** `hold`: the connection waits for the decision. `ticket`: refused now, re-run once approved. */
+  mode: 'hold' | 'ticket';
+  /** Hold: how long the client waits. Ticket: how long the request stays open. */
+  timeoutMs: number;
+  /** Ticket: how long an approval may be used (once). */
+  grantWindowMs: number;
+  approvers: ApproverRule;
+};
+
+/** Marks a policy as a just-in-time grant: it applies only under an approved access request. */
+export type GrantConfig = {
+  maxDurationMs: number;
+  approvers: ApproverRule;
+  /** The requester may approve its own request; flagged and alerted. */
+  breakGlass: boolean;
+};
+
 export type PolicyConfig = StatementPolicySpec & {
   name: string;
   subjects: {
@@ -104,6 +133,9 @@ export type PolicyConfig = StatementPolicySpec & {
   limits: PolicyLimitsConfig;
   /** `off` opts this policy's sessions out of masking (only if every applicable policy does). */
   masking: 'on' | 'off' | PolicyMaskingConfig;
+  review: ReviewConfig;
+  /** Present on grant policies, which never apply outside an approved access request. */
+  grant?: GrantConfig | undefined;
 };
 
 export type TimeoutsConfig = {
@@ -189,6 +221,19 @@ export type MaskingConfig = {
   inference: 'deny' | 'allow';
 };
 
+export type WebhookConfig = {
+  url: string;
+  /** `json`: signed with HMAC-SHA256 (`secret`); `slack`: a Slack incoming-webhook body. */
+  format: 'json' | 'slack';
+  secret?: SecretRef;
+};
+
+export type ApprovalsConfig = {
+  /** Base URL approvers open (links in notices and webhooks); default: the admin listener. */
+  publicUrl?: string | undefined;
+  notify: WebhookConfig[];
+};
+
 export type SluiceConfig = {
   listen: { postgres: ListenerConfig };
   admin: AdminConfig;
@@ -203,6 +248,7 @@ export type SluiceConfig = {
   limits: LimitsConfig;
   logging: { level: LogLevel };
   masking: MaskingConfig;
+  approvals: ApprovalsConfig;
   /** Present when the file has a `vault` section. */
   vault?: VaultConfig;
 };
@@ -515,6 +561,53 @@ const policyLimitsSchema = z
   })
   .default({});
 
+const approversSchema = z
+  .strictObject({
+    groups: z.array(nonEmptyString).min(1).optional(),
+    count: z.int().min(1).max(10).default(1),
+    stepUp: duration({ zeroDisables: false }).optional(),
+  })
+  .prefault({})
+  .transform(
+    ({ groups, count, stepUp }): ApproverRule => ({
+      // Empty means "the admin group", filled in by the gateway, which knows admin.group.
+      groups: groups ?? [],
+      count,
+      ...(stepUp === undefined ? {} : { stepUpMs: stepUp }),
+    }),
+  );
+
+const reviewSchema = z
+  .strictObject({
+    mode: z.enum(['hold', 'ticket']).default('hold'),
+    timeout: duration({ zeroDisables: false }).default(600_000),
+    grantWindow: duration({ zeroDisables: false }).default(900_000),
+    approvers: approversSchema,
+  })
+  .prefault({})
+  .transform(
+    ({ mode, timeout, grantWindow, approvers }): ReviewConfig => ({
+      mode,
+      timeoutMs: timeout,
+      grantWindowMs: grantWindow,
+      approvers,
+    }),
+  );
+
+const grantSchema = z
+  .strictObject({
+    maxDuration: duration({ zeroDisables: false }).default(3_600_000),
+    approvers: approversSchema,
+    breakGlass: z.boolean().default(false),
+  })
+  .transform(
+    ({ maxDuration, approvers, breakGlass }): GrantConfig => ({
+      maxDurationMs: maxDuration,
+      approvers,
+      breakGlass,
+    }),
+  );
+
 const policySchema = z
   .strictObject({
     name: nameSchema,
@@ -553,6 +646,8 @@ const policySchema = z
         }),
       ])
       .default('on'),
+    review: reviewSchema,
+    grant: grantSchema.optional(),
   })
   .superRefine((policy, ctx) => {
     if (policy.connections !== '*' && policy.connections.length === 0 && policy.connectionTags.length === 0) {
@@ -770,6 +865,8 @@ export const CONFIG_FEATURES = [
   'claims',
   'connection-tags',
   'row-limits',
+  'approvals',
+  'access-grants',
 ] as const;
 
 export const configSchema = z
@@ -815,6 +912,39 @@ export const configSchema = z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .prefault({}),
     masking: maskingSchema,
+    approvals: z
+      .strictObject({
+        publicUrl: z
+          .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+          .transform((url) => url.replace(/\/+$/, ''))
+          .optional(),
+        notify: z
+          .array(
+            z
+              .strictObject({
+                url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+                format: z.enum(['json', 'slack']).default('json'),
+                secret: secretRefSchema.optional(),
+              })
+              .superRefine((hook, ctx) => {
+                if (hook.format === 'json' && hook.secret === undefined) {
+                  reject(
+                    ctx,
+                    'json webhooks are signed: give an HMAC key (env:NAME, file:PATH or secret:NAME)',
+                    ['secret'],
+                  );
+                }
+              })
+              .transform(
+                ({ secret, ...hook }): WebhookConfig => ({
+                  ...hook,
+                  ...(secret === undefined ? {} : { secret }),
+                }),
+              ),
+          )
+          .default([]),
+      })
+      .prefault({}),
   })
   .transform(
     ({

@@ -6,9 +6,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { SecureContext } from 'node:tls';
 import { startAdminServer } from '../api/admin-server.ts';
-import { logAuditSink } from '../audit/events.ts';
+import { WebhookNotifier } from '../approvals/notify.ts';
+import { type AuditSink, logAuditSink } from '../audit/events.ts';
 import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
 import { resolveSecret, type SecretVault } from '../config/secret-ref.ts';
 import { ClientFacingError } from '../core/errors.ts';
@@ -32,11 +34,13 @@ import type { PostgresSession } from '../protocols/postgres/session.ts';
 import { createStatementAnalyzer, initSqlParser } from '../sql/postgres/index.ts';
 import type { Store } from '../store/store.ts';
 import { openConfiguredVault, type Vault } from '../vault/index.ts';
+import { ApprovalService } from './approval-service.ts';
 import { ColumnMasking } from './column-masking.ts';
 import { openConfiguredStore } from './configured-store.ts';
 import { PrometheusMetrics } from './prometheus-metrics.ts';
 import { RowRateLimiter, resultLimits, tightestLimits } from './result-limits.ts';
 import { DlpResultMasker } from './result-masker.ts';
+import { estimateRows } from './row-estimate.ts';
 import { PolicyStatementGate } from './statement-gate.ts';
 import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
 
@@ -104,6 +108,71 @@ async function upstreamTarget(
     },
     requireScram: connection.auth.require === 'scram-sha-256',
   };
+}
+
+/** How long approvers wait for a row estimate before the request is recorded without one. */
+const ROW_ESTIMATE_TIMEOUT_MS = 2000;
+
+/** Webhook targets with their HMAC keys resolved once, at startup. */
+async function webhookNotifier(
+  config: SluiceConfig,
+  env: NodeJS.ProcessEnv,
+  vault: SecretVault | undefined,
+  logger: Logger,
+): Promise<WebhookNotifier> {
+  const targets = await Promise.all(
+    config.approvals.notify.map(async (hook) => ({
+      url: hook.url,
+      format: hook.format,
+      ...(hook.secret === undefined
+        ? {}
+        : {
+            secret: Buffer.from(
+              await resolveSecret(hook.secret, {
+                env,
+                readFile: (path) => readFile(path, 'utf8'),
+                ...(vault ? { vault } : {}),
+              }),
+            ),
+          }),
+    })),
+  );
+  return new WebhookNotifier(targets, { logger });
+}
+
+/** The approval workflow of this replica (statement review and access grants). */
+async function startApprovals(
+  config: SluiceConfig,
+  dependencies: {
+    store: Store;
+    targets: ReadonlyMap<string, UpstreamTarget>;
+    audit: AuditSink;
+    logger: Logger;
+    notifier: WebhookNotifier;
+    adminUrl: string;
+    grantEnded: (requestId: string) => number;
+  },
+): Promise<ApprovalService> {
+  const { detectors, custom } = config.masking;
+  const service = new ApprovalService({
+    repository: dependencies.store.approvals,
+    policies: config.policies,
+    connections: new Map(config.connections.map((c) => [c.name, c.tags])),
+    adminGroup: config.admin.group,
+    audit: dependencies.audit,
+    logger: dependencies.logger,
+    notify: (notice) => dependencies.notifier.notify(notice),
+    publicUrl: config.approvals.publicUrl ?? dependencies.adminUrl,
+    replica: `${hostname()}:${process.pid}`,
+    scanner: createScanner({ detectors, custom, hashKey: randomBytes(32) }),
+    estimateRows: async (connection, sql, parameters) => {
+      const target = dependencies.targets.get(connection);
+      return target ? estimateRows(target, sql, parameters, ROW_ESTIMATE_TIMEOUT_MS) : null;
+    },
+    grantEnded: dependencies.grantEnded,
+  });
+  await service.start();
+  return service;
 }
 
 /**
@@ -217,7 +286,38 @@ export async function startGateway(
     // One cache for every session: repeated statement shapes are parsed once per gateway.
     const analyzer = createStatementAnalyzer();
 
-    const authorize = (principal: Principal, connectionName: string): ConnectionDecision => {
+    const audit = logAuditSink(logger.child({ component: 'audit' }));
+    const notifier = await webhookNotifier(config, env, vault, logger.child({ component: 'notify' }));
+    closers.unshift(() => notifier.close());
+    let sessions: Iterable<PostgresSession> = [];
+    const grantExpired = new ClientFacingError(
+      '57P01',
+      'sluice: the access grant of this session has ended',
+      {
+        hint: 'Request access again (sluice access request) if you still need it.',
+      },
+    );
+    const approvals = await startApprovals(config, {
+      store,
+      targets,
+      audit,
+      logger: logger.child({ component: 'approvals' }),
+      notifier,
+      adminUrl: `http://${config.admin.listen.host}:${config.admin.listen.port}`,
+      grantEnded: (requestId) => {
+        let closed = 0;
+        for (const session of [...sessions]) {
+          if (session.grant !== requestId) continue;
+          session.terminate(grantExpired);
+          closed++;
+        }
+        return closed;
+      },
+    });
+    closers.unshift(() => approvals.stop());
+    const ordinaryPolicies = config.policies.filter((policy) => policy.grant === undefined);
+
+    const authorize = async (principal: Principal, connectionName: string): Promise<ConnectionDecision> => {
       const target = targets.get(connectionName);
       if (!target) {
         return {
@@ -227,10 +327,10 @@ export async function startGateway(
           }),
         };
       }
-      const policies = applicablePolicies(config.policies, principal, {
-        name: connectionName,
-        tags: tags.get(connectionName) ?? [],
-      });
+      const connection = { name: connectionName, tags: tags.get(connectionName) ?? [] };
+      // An open access grant's policy takes the place of the principal's ordinary policies.
+      const grant = await approvals.activeGrant(principal, connection);
+      const policies = grant ? [grant.policy] : applicablePolicies(ordinaryPolicies, principal, connection);
       const first = policies[0];
       if (first === undefined) {
         return {
@@ -257,8 +357,9 @@ export async function startGateway(
         logger: statementLog,
         refused: (decision, rule) => metrics.statementRefused('postgres', decision, rule),
         columns: unmasked ? undefined : columnMasking.contextFor(policies, connectionName),
+        reviewer: approvals.reviewerFor(principal, connectionName),
       });
-      return { allowed: true, target, policy: first.name, gate };
+      return { allowed: true, target, policy: first.name, gate, grant: grant?.id };
     };
 
     const authenticator = new CompositeAuthenticator({
@@ -269,7 +370,6 @@ export async function startGateway(
           : undefined,
     });
     const throttle = new AuthThrottle({ ...DEFAULT_THROTTLE, ...config.identity.backoff });
-    const audit = logAuditSink(logger.child({ component: 'audit' }));
     const ports: PostgresSessionPorts = {
       authenticator,
       authFailures: {
@@ -293,6 +393,7 @@ export async function startGateway(
       maxUnauthenticatedPerAddress: config.limits.maxUnauthenticatedPerAddress,
     });
     closers.unshift(() => listener.close());
+    sessions = listener.sessions;
     const revalidation = startRevalidation(
       listener.sessions,
       authenticator,
@@ -313,6 +414,7 @@ export async function startGateway(
           store,
           vault,
           audit,
+          approvals,
           auth: {
             authenticator,
             group: config.admin.group,

@@ -10,6 +10,8 @@
  * only hold *more* allowed names than the server, never a name the server holds with other SQL:
  * named statements cannot be redefined without DEALLOCATE or Close, both of which are tracked.
  */
+
+import type { BoundParameter } from '../approvals/statement-view.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ResultPlan } from '../core/result-plan.ts';
@@ -21,7 +23,14 @@ import {
   judgeStatements,
   type Verdict,
 } from '../policy/statement-policy.ts';
-import type { GateVerdict, ResultLimits, ResultMasker, StatementGate } from '../protocols/postgres/ports.ts';
+import type {
+  FinalVerdict,
+  GateVerdict,
+  NoticeText,
+  ResultLimits,
+  ResultMasker,
+  StatementGate,
+} from '../protocols/postgres/ports.ts';
 import type { OutputLineage, StatementFacts } from '../sql/postgres/index.ts';
 import { limitExceeded } from './result-limits.ts';
 
@@ -42,7 +51,28 @@ export interface StatementGateOptions {
   readonly refused: (decision: string, rule: string) => void;
   /** Sensitive-column rules; absent when none apply to the session (then no lineage is computed). */
   readonly columns?: ColumnRuleContext | undefined;
+  /** Asks a human about statements a policy sends to review; absent, they are refused. */
+  readonly reviewer?: Reviewer | undefined;
 }
+
+/** A statement (with its bound parameters) that a policy sends to review. */
+export interface ReviewRequest {
+  readonly verdict: Verdict;
+  /** What runs: the message text, preceded by the PREPARE or Parse text for an EXECUTE. */
+  readonly sql: string;
+  readonly parameters: readonly BoundParameter[];
+  /** An UPDATE or DELETE calling no function, so the planner's row estimate is safe to ask for. */
+  readonly estimateRows: boolean;
+}
+
+/** A review in progress: `outcome` resolves to undefined when approved, else to the refusal. */
+export interface PendingReview {
+  readonly notice: NoticeText | undefined;
+  readonly outcome: Promise<ClientFacingError | undefined>;
+  withdraw(reason: 'cancel' | 'disconnect'): void;
+}
+
+export type Reviewer = (request: ReviewRequest) => PendingReview;
 
 export interface ColumnRuleContext {
   /** The rules, views included; undefined while the connection's catalog cannot be read. */
@@ -53,16 +83,28 @@ export interface ColumnRuleContext {
   schemaChanged(): void;
 }
 
-const ALLOWED: GateVerdict = { allowed: true };
+const ALLOWED: FinalVerdict = { allowed: true };
 
 /** What a prepared statement or cursor runs, and the column-rule plan of its result. */
 interface Stored {
   readonly facts: StatementFacts;
   readonly plan: ResultPlan | undefined;
+  /** The text that defined it (PREPARE or Parse), shown to approvers of its executions. */
+  readonly sql: string;
+  /** Set when running it needs review: it is held at each EXECUTE or Execute. */
+  readonly review?: Verdict | undefined;
+}
+
+/** A portal bound from a statement that needs review, with the parameters to approve. */
+interface BoundPortal {
+  readonly statement: Stored & { readonly review: Verdict };
+  readonly parameters: readonly BoundParameter[];
+  /** Approved once: later Executes of the same portal (fetching more rows) continue it. */
+  approved: boolean;
 }
 
 /** Allowed, with the plans only when some statement has one (the session then tracks shapes). */
-function allowedWith(plans: readonly (ResultPlan | undefined)[]): GateVerdict {
+function allowedWith(plans: readonly (ResultPlan | undefined)[]): FinalVerdict {
   return plans.some((plan) => plan !== undefined) ? { allowed: true, plans } : ALLOWED;
 }
 
@@ -79,6 +121,8 @@ export class PolicyStatementGate implements StatementGate {
    */
   readonly #statements = new Map<string, Stored>();
   readonly #cursors = new Map<string, Stored>();
+  /** Only portals of statements that need review; empty on the hot path. */
+  readonly #portals = new Map<string, BoundPortal>();
   #affectedRows = 0;
   #ddlSinceCommit = false;
   /**
@@ -96,36 +140,142 @@ export class PolicyStatementGate implements StatementGate {
 
   query(sql: string): GateVerdict {
     const facts = this.#resolve(this.#options.analyze(sql));
-    const verdict = this.#judge(facts);
-    if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
+    const verdict = this.#reviewAtExecute(facts, this.#judge(facts));
+    if (verdict.action === 'deny') return this.#refuse(verdict, facts);
     const overBudget = this.#overWriteBudget(facts);
     if (overBudget) return overBudget;
     const plans = this.#plan(sql, facts);
-    if (!Array.isArray(plans)) return plans as GateVerdict;
-    facts.forEach((statement, i) => {
-      this.#track(statement, plans[i]);
-    });
-    return allowedWith(plans);
+    if (!Array.isArray(plans)) return plans as FinalVerdict;
+    const track = (): FinalVerdict => {
+      // Approving a message that also PREPAREs approves no later EXECUTE of it.
+      const review = this.#judgePrepared(facts);
+      facts.forEach((statement, i) => {
+        this.#track(statement, plans[i], sql, review);
+      });
+      return allowedWith(plans);
+    };
+    if (verdict.action === 'allow') return track();
+    return this.#hold(verdict, facts, this.#reviewText(facts, sql), [], track);
   }
 
-  parse(name: string, sql: string): GateVerdict {
+  /**
+   * PREPARE runs nothing: when only the body of a PREPARE needs review, the PREPARE is allowed
+   * and each EXECUTE is held instead, with its parameters (one approval per execution).
+   */
+  #reviewAtExecute(facts: readonly StatementFacts[], verdict: Verdict): Verdict {
+    if (verdict.action !== 'review' || !facts.some(isPrepare)) return verdict;
+    return judgeStatements(this.#options.policies, facts.map(withoutBody));
+  }
+
+  /** The review a PREPARE's body needs (stored with it for EXECUTE), if any. */
+  #judgePrepared(facts: readonly StatementFacts[]): Verdict | undefined {
+    if (!facts.some(isPrepare)) return undefined;
+    const verdict = this.#judge(facts);
+    return verdict.action === 'review' ? verdict : undefined;
+  }
+
+  /** What an approver of an EXECUTE needs to see: what was prepared, then the EXECUTE. */
+  #reviewText(facts: readonly StatementFacts[], sql: string): string {
+    const prepared = facts
+      .filter((f) => f.prepared?.action === 'execute')
+      .map((f) => this.#statements.get(f.prepared?.name ?? '')?.sql)
+      .filter((text) => text !== undefined);
+    return [...prepared, sql].join(';\n');
+  }
+
+  parse(name: string, sql: string): FinalVerdict {
     // The server drops the unnamed statement as soon as a new Parse for it arrives.
     if (name === '') this.#statements.delete('');
     const facts = this.#resolve(this.#options.analyze(sql));
     const verdict = this.#judge(facts);
-    if (verdict.action !== 'allow') return this.#refuse(verdict, facts);
+    // Parse runs nothing: a statement that needs review is held at Execute, with its parameters.
+    if (verdict.action === 'deny') return this.#refuse(verdict, facts);
+    const review = verdict.action === 'review' ? verdict : undefined;
     const overBudget = this.#overWriteBudget(facts);
     if (overBudget) return overBudget;
     const plans = this.#plan(sql, facts);
-    if (!Array.isArray(plans)) return plans as GateVerdict;
+    if (!Array.isArray(plans)) return plans as FinalVerdict;
     const [only, extra] = facts;
     const [plan] = plans;
     // More than one statement is refused by the server itself; it never becomes a statement.
     if (only !== undefined && extra === undefined) {
-      if (!this.#statements.has(name)) this.#statements.set(name, { facts: only, plan });
-      this.#track(only, plan);
+      if (!this.#statements.has(name)) this.#statements.set(name, { facts: only, plan, sql, review });
+      this.#track(only, plan, sql, undefined);
+    } else if (review !== undefined) {
+      return this.#refuse(review, facts);
     }
     return allowedWith(plans);
+  }
+
+  bind(
+    portal: string,
+    statement: string,
+    parameters: readonly (Buffer | null)[],
+    formats: readonly number[],
+  ): void {
+    const stored = this.#statements.get(statement);
+    if (stored?.review === undefined) {
+      if (this.#portals.size > 0) this.#portals.delete(portal);
+      return;
+    }
+    this.#portals.set(portal, {
+      statement: { ...stored, review: stored.review },
+      parameters: parameters.map((value, i) => ({
+        value: value === null ? null : Buffer.from(value),
+        format: (formats.length === 1 ? formats[0] : formats[i]) ?? 0,
+      })),
+      approved: false,
+    });
+  }
+
+  execute(portal: string): GateVerdict {
+    if (this.#portals.size === 0) return ALLOWED;
+    const bound = this.#portals.get(portal);
+    if (bound === undefined || bound.approved) return ALLOWED;
+    const { review, facts, sql } = bound.statement;
+    return this.#hold(review, [facts], sql, bound.parameters, () => {
+      bound.approved = true;
+      return ALLOWED;
+    });
+  }
+
+  /**
+   * Hands the statement to the reviewer; the session waits for the outcome. Without a reviewer
+   * (approvals not wired, e.g. `sluice policy test`) review refuses, as it must fail closed.
+   */
+  #hold(
+    verdict: Verdict,
+    facts: readonly StatementFacts[],
+    sql: string,
+    parameters: readonly BoundParameter[],
+    onApproved: () => FinalVerdict,
+  ): GateVerdict {
+    const reviewer = this.#options.reviewer;
+    if (reviewer === undefined) return this.#refuse(verdict, facts);
+    const { principal, connection, logger } = this.#options;
+    logger.info(
+      {
+        principal: principal.id,
+        connection,
+        policy: verdict.policy,
+        rule: verdict.rule,
+        kinds: facts.map((f) => f.kind),
+      },
+      'statement held for review',
+    );
+    const pending = reviewer({ verdict, sql, parameters, estimateRows: rowsEstimable(facts) });
+    return {
+      allowed: 'held',
+      hold: {
+        notice: pending.notice,
+        withdraw: (reason) => pending.withdraw(reason),
+        outcome: pending.outcome.then(
+          (error): FinalVerdict => (error === undefined ? onApproved() : { allowed: false, error }),
+          // The reviewer never rejects; if it somehow does, the statement is refused (fail closed).
+          (): FinalVerdict => ({ allowed: false, error: refusalError(verdict) }),
+        ),
+      },
+    };
   }
 
   /**
@@ -133,7 +283,7 @@ export class PolicyStatementGate implements StatementGate {
    * predicate, copied into a table, or out of the gateway's sight). EXECUTE and FETCH take the
    * plan stored with their PREPARE (or Parse) and DECLARE.
    */
-  #plan(sql: string, facts: readonly StatementFacts[]): readonly (ResultPlan | undefined)[] | GateVerdict {
+  #plan(sql: string, facts: readonly StatementFacts[]): readonly (ResultPlan | undefined)[] | FinalVerdict {
     const columns = this.#options.columns;
     if (columns === undefined) return [];
     const rules = columns.rules();
@@ -190,7 +340,7 @@ export class PolicyStatementGate implements StatementGate {
     }
   }
 
-  #refuseColumns(reason: string): GateVerdict {
+  #refuseColumns(reason: string): FinalVerdict {
     const policy = this.#options.policies[0]?.name ?? '';
     return this.#refuse({ action: 'deny', policy, rule: 'masking columns', reason }, []);
   }
@@ -209,7 +359,7 @@ export class PolicyStatementGate implements StatementGate {
   }
 
   /** Split deletes add up: past the session's budget, no further statement may write. */
-  #overWriteBudget(facts: readonly StatementFacts[]): GateVerdict | undefined {
+  #overWriteBudget(facts: readonly StatementFacts[]): FinalVerdict | undefined {
     const budget = this.#options.affectedRowsBudget;
     if (budget === undefined || this.#affectedRows < budget.value) return undefined;
     if (!facts.some((f) => f.effects.includes('write'))) return undefined;
@@ -217,7 +367,7 @@ export class PolicyStatementGate implements StatementGate {
     return { allowed: false, error: limitExceeded('affectedRowsPerSession', budget) };
   }
 
-  functionCall(): GateVerdict {
+  functionCall(): FinalVerdict {
     const verdict = judgeFunctionCall(this.#options.policies);
     return verdict.action === 'allow' ? ALLOWED : this.#refuse(verdict, []);
   }
@@ -268,17 +418,17 @@ export class PolicyStatementGate implements StatementGate {
    * Mirrors the server's SQL-level statement and cursor lifecycle for allowed statements, once
    * the whole message is allowed (a refusal anywhere in it stores nothing).
    */
-  #track(f: StatementFacts, plan: ResultPlan | undefined): void {
+  #track(f: StatementFacts, plan: ResultPlan | undefined, sql: string, review: Verdict | undefined): void {
     const p = f.prepared;
     if (p === undefined) return;
     switch (p.action) {
       case 'prepare':
         if (p.name !== undefined && p.inner !== undefined && !this.#statements.has(p.name))
-          this.#statements.set(p.name, { facts: p.inner, plan });
+          this.#statements.set(p.name, { facts: p.inner, plan, sql, review });
         break;
       case 'declare':
         if (p.name !== undefined && p.inner !== undefined)
-          this.#cursors.set(p.name, { facts: p.inner, plan });
+          this.#cursors.set(p.name, { facts: p.inner, plan, sql });
         break;
       case 'deallocate':
         if (p.name === undefined) this.#statements.clear();
@@ -300,7 +450,7 @@ export class PolicyStatementGate implements StatementGate {
     }
   }
 
-  #refuse(verdict: Verdict, facts: readonly StatementFacts[]): GateVerdict {
+  #refuse(verdict: Verdict, facts: readonly StatementFacts[]): FinalVerdict {
     const { principal, connection, logger } = this.#options;
     logger.info(
       {
@@ -316,6 +466,35 @@ export class PolicyStatementGate implements StatementGate {
     this.#options.refused(verdict.action, verdict.rule);
     return { allowed: false, error: refusalError(verdict) };
   }
+}
+
+function isPrepare(f: StatementFacts): boolean {
+  return f.prepared?.action === 'prepare';
+}
+
+/** A PREPARE judged as what it does itself (stores a statement), not as what it will run. */
+function withoutBody(f: StatementFacts): StatementFacts {
+  if (!isPrepare(f)) return f;
+  return {
+    ...f,
+    effects: ['session'],
+    writes: [],
+    tables: { read: [], written: [] },
+    functions: [],
+    destructive: false,
+  };
+}
+
+/** The planner can estimate it without running anything of the caller's choosing. */
+function rowsEstimable(facts: readonly StatementFacts[]): boolean {
+  const [only, extra] = facts;
+  return (
+    only !== undefined &&
+    extra === undefined &&
+    only.functions.length === 0 &&
+    only.writes.length > 0 &&
+    only.writes.every((w) => w.kind === 'update' || w.kind === 'delete')
+  );
 }
 
 /** 42501 with the policy, the reason, and a hint that says what to do next. */

@@ -80,6 +80,12 @@ describe('parseConfig: valid files', () => {
           guardrails: defaultGuardrails(),
           limits: {},
           masking: 'on',
+          review: {
+            mode: 'hold',
+            timeoutMs: 600_000,
+            grantWindowMs: 900_000,
+            approvers: { groups: [], count: 1 },
+          },
         },
       ],
       identity: {
@@ -96,6 +102,7 @@ describe('parseConfig: valid files', () => {
         maxUnauthenticatedPerAddress: 16,
       },
       logging: { level: 'info' },
+      approvals: { notify: [] },
       masking: {
         detectors: {},
         custom: [],

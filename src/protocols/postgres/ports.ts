@@ -28,14 +28,37 @@ export interface UpstreamTarget {
   readonly requireScram: boolean;
 }
 
-/** The policy layer's answer for one client message. */
-export type GateVerdict =
+/** A final answer: forward the message, or refuse it. */
+export type FinalVerdict =
   | {
       readonly allowed: true;
       /** Column-rule plans, one per statement in order; absent when no column rule applies. */
       readonly plans?: readonly (ResultPlan | undefined)[] | undefined;
     }
   | { readonly allowed: false; readonly error: ClientFacingError };
+
+/** The policy layer's answer for one client message: final, or held for a human decision. */
+export type GateVerdict = FinalVerdict | { readonly allowed: 'held'; readonly hold: StatementHold };
+
+/** Text for a NoticeResponse. */
+export interface NoticeText {
+  readonly message: string;
+  readonly detail?: string | undefined;
+  readonly hint?: string | undefined;
+}
+
+/**
+ * A message waiting for a decision (review). The session forwards nothing from the client
+ * meanwhile, and the message itself only once `outcome` allows it.
+ */
+export interface StatementHold {
+  /** Sent to the client at once (hold mode), so a human at psql knows what is happening. */
+  readonly notice: NoticeText | undefined;
+  /** Never rejects. */
+  readonly outcome: Promise<FinalVerdict>;
+  /** The client cancelled (outcome then refuses with 57014) or went away. */
+  withdraw(reason: 'cancel' | 'disconnect'): void;
+}
 
 /**
  * Result caps for a session (the bulk-extraction guard). The session counts; the gateway decides
@@ -84,11 +107,23 @@ export interface StatementGate {
   /** A simple-protocol Query: every statement in it is judged; any refusal refuses the whole. */
   query(sql: string): GateVerdict;
   /** A Parse message; `name` '' is the unnamed statement, which a later Parse replaces. */
-  parse(name: string, sql: string): GateVerdict;
+  parse(name: string, sql: string): FinalVerdict;
   /** A Close of a prepared statement was forwarded. */
   closeStatement(name: string): void;
+  /**
+   * A Bind was forwarded. Statements that need review are held at Execute with their parameters,
+   * so the gate keeps what each portal would run. The buffers are views of the frame: copy them.
+   */
+  bind(
+    portal: string,
+    statement: string,
+    parameters: readonly (Buffer | null)[],
+    formats: readonly number[],
+  ): void;
+  /** An Execute: allowed unless its portal runs a statement that needs review. */
+  execute(portal: string): GateVerdict;
   /** A FunctionCall message: a function called by OID, with no SQL to judge. */
-  functionCall(): GateVerdict;
+  functionCall(): FinalVerdict;
   /** The server reported rows changed (from the CommandComplete tag of INSERT, UPDATE, …). */
   affected(command: string, rows: number): void;
   /** Undefined when no policy of the session sets a limit. */
@@ -104,6 +139,8 @@ export type ConnectionDecision =
       readonly target: UpstreamTarget;
       readonly policy: string;
       readonly gate: StatementGate;
+      /** The access grant the session runs under; the session is closed when the grant ends. */
+      readonly grant?: string | undefined;
     }
   | { readonly allowed: false; readonly error: ClientFacingError };
 
@@ -121,7 +158,7 @@ export interface PostgresSessionPorts {
   readonly authenticator: Authenticator;
   readonly authFailures: AuthFailureGate;
   /** Unknown connection → 3D000; no policy grants it → 42501. */
-  authorize(principal: Principal, connectionName: string): ConnectionDecision;
+  authorize(principal: Principal, connectionName: string): Promise<ConnectionDecision>;
   readonly metrics: ConnectionMetrics;
   readonly logger: Logger;
   readonly cancels: CancelRegistry;

@@ -43,6 +43,7 @@ import {
 import { decodeParameterStatus } from './codec/backend/parameter-status.ts';
 import { decodeReadyForQuery } from './codec/backend/ready-for-query.ts';
 import { decodeRowDescription } from './codec/backend/row-description.ts';
+import { errorFields } from './codec/error-fields.ts';
 import type { FrontendMessage } from './codec/frontend/index.ts';
 import { decodeFrontendMessage, encodeFrontendMessage } from './codec/frontend/index.ts';
 import {
@@ -56,12 +57,15 @@ import { BackendTag, FrontendTag } from './codec/message-type.ts';
 import { FrameReader } from './frame-reader.ts';
 import { frontendLimits, MessageFramer } from './framer.ts';
 import type {
+  FinalVerdict,
+  NoticeText,
   PostgresSessionPorts,
   ResultLimits,
   ResultMasker,
   SessionLimits,
   SessionTimeouts,
   StatementGate,
+  StatementHold,
   UpstreamTarget,
 } from './ports.ts';
 import { ReadyTracker } from './ready-tracker.ts';
@@ -166,6 +170,12 @@ export class PostgresSession {
   #masker: ResultMasker | undefined;
   /** Column types and formats of the rows streaming back; only kept when masking. */
   #shapes: ResultShapeTracker | undefined;
+  #grant: string | undefined;
+  /**
+   * A Query or Execute waiting for a human decision (review): it and every client message after
+   * it stay unsent until the decision, so the connection simply waits.
+   */
+  #held: { readonly hold: StatementHold } | undefined;
 
   /**
    * A refused statement is replaced, in place, by one the server rejects with a syntax error
@@ -235,6 +245,8 @@ export class PostgresSession {
   checkDeadlines(now: number): void {
     if (this.#phase !== 'relay') return;
     this.#reportCounters();
+    // A held statement waits for its own (approval) deadline, not the idle ones.
+    if (this.#held) return;
     const { idleMs, idleInTransactionMs, messageAssemblyMs } = this.#options.timeouts;
     if (this.#partialSince !== 0 && now - this.#partialSince > messageAssemblyMs) {
       this.#terminate(
@@ -264,6 +276,11 @@ export class PostgresSession {
   /** Who this session belongs to, once authenticated (the revalidation sweep reads it). */
   get principal(): Principal | undefined {
     return this.#principal;
+  }
+
+  /** The access grant the session was opened under, if any (it ends with the grant). */
+  get grant(): string | undefined {
+    return this.#grant;
   }
 
   /** Ends the session with a FATAL error (shutdown, credential expiry, deadlines). */
@@ -401,7 +418,7 @@ export class PostgresSession {
     }
     this.#ports.authFailures.succeeded(password);
     this.#principal = principal;
-    const decision = this.#ports.authorize(principal, request.connectionName);
+    const decision = await this.#ports.authorize(principal, request.connectionName);
     if (!decision.allowed) {
       this.#ports.metrics.authFailure(PROTOCOL, 'not_authorized');
       this.#log.info(
@@ -412,6 +429,7 @@ export class PostgresSession {
     }
     this.#target = decision.target;
     this.#gate = decision.gate;
+    this.#grant = decision.grant;
     this.#limits = decision.gate.limits;
     this.#masker = decision.gate.masker;
     if (this.#masker) this.#shapes = new ResultShapeTracker();
@@ -476,7 +494,11 @@ export class PostgresSession {
     if (upstreamKey && this.#target) {
       const target = this.#target;
       this.#issuedKey = this.#ports.cancels.issue({
-        cancelUpstream: () => sendUpstreamCancel(target, upstreamKey),
+        cancelUpstream: async () => {
+          // A held statement is not running upstream: cancelling withdraws it from review.
+          if (this.#held) this.#held.hold.withdraw('cancel');
+          else await sendUpstreamCancel(target, upstreamKey);
+        },
       });
       greeting.add(encodeBackendMessage({ type: 'BackendKeyData', ...this.#issuedKey }));
     }
@@ -516,8 +538,9 @@ export class PostgresSession {
     const upstream = this.#upstream;
     const gate = this.#gate;
     if (!upstream || !gate) return;
-    if (this.#limitStop) {
+    if (this.#limitStop || this.#held) {
       // While a limit stop drains, the next messages wait: a late cancel must not hit them.
+      // While a statement is held, nothing after it may overtake it.
       this.#pauseClient();
       return;
     }
@@ -530,24 +553,35 @@ export class PostgresSession {
           this.#ready.query();
           this.#statements++;
           const verdict = gate.query(message.query);
+          if (verdict.allowed === 'held') {
+            this.#hold(verdict.hold, frame.bytes, 'query');
+            return;
+          }
           this.#shapes?.query(verdict.allowed ? verdict.plans : undefined);
           if (!verdict.allowed) {
-            this.#toUpstream.add(
-              encodeFrontendMessage({ type: 'Query', query: this.#refusal(verdict.error) }),
-            );
+            this.#toUpstream.add(this.#standIn('query', verdict.error));
             continue;
           }
           break;
         }
-        case 'Execute':
+        case 'Execute': {
           this.#ready.extended();
           this.#statements++;
+          const verdict = gate.execute(message.portal);
+          if (verdict.allowed === 'held') {
+            this.#hold(verdict.hold, frame.bytes, 'execute');
+            return;
+          }
+          break;
+        }
+        case 'Bind':
+          gate.bind(message.portal, message.statement, message.parameters, message.parameterFormats);
+          this.#ready.extended();
           break;
         case 'Close':
           if (message.kind === 'S') gate.closeStatement(message.name);
           this.#ready.extended();
           break;
-        case 'Bind':
         case 'Describe':
         case 'Flush':
           this.#ready.extended();
@@ -581,9 +615,7 @@ export class PostgresSession {
           if (!verdict.allowed) {
             // A failed FunctionCall and a failed Query get the same replies: ErrorResponse, then
             // ReadyForQuery (or nothing, inside a failed extended batch).
-            this.#toUpstream.add(
-              encodeFrontendMessage({ type: 'Query', query: this.#refusal(verdict.error) }),
-            );
+            this.#toUpstream.add(this.#standIn('query', verdict.error));
             continue;
           }
           break;
@@ -602,6 +634,54 @@ export class PostgresSession {
     }
     this.#partialSince = this.#framer.pendingBytes > 0 ? this.#partialSince || Date.now() : 0;
     if (!this.#toUpstream.writeTo(upstream.socket)) this.#pauseClient();
+  }
+
+  /**
+   * Holds a Query or Execute for review: everything before it goes upstream now, the client is
+   * told why it waits, and reading stops until the outcome.
+   */
+  #hold(hold: StatementHold, bytes: Buffer, kind: 'query' | 'execute'): void {
+    const upstream = this.#upstream;
+    if (!upstream) return;
+    // The frame is a view of the framer's buffer, which later reads may reuse.
+    const message = Buffer.from(bytes);
+    this.#held = { hold };
+    this.#toUpstream.writeTo(upstream.socket);
+    this.#pauseClient();
+    if (hold.notice) this.#toClient.add(noticeFrame(hold.notice));
+    this.#toClient.writeTo(this.#client);
+    this.#log.info({ kind }, 'statement held');
+    void hold.outcome.then((verdict) => this.#released(verdict, message, kind));
+  }
+
+  /** The review's outcome: the held message goes upstream as sent, or a stand-in refuses it. */
+  #released(verdict: FinalVerdict, message: Buffer, kind: 'query' | 'execute'): void {
+    this.#held = undefined;
+    if (this.#phase !== 'relay') return;
+    if (kind === 'query') this.#shapes?.query(verdict.allowed ? verdict.plans : undefined);
+    this.#toUpstream.add(verdict.allowed ? message : this.#standIn(kind, verdict.error));
+    this.#log.info(
+      { kind, outcome: verdict.allowed ? 'approved' : verdict.error.sqlstate },
+      'statement released',
+    );
+    this.#resumeClient();
+    try {
+      this.#forwardClientFrames();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /**
+   * A message the server fails in place of a refused one (see #refusal). A failed Execute is
+   * replaced by a failing Parse of a throwaway name: the server answers both with one error and
+   * skips to Sync, and a named Parse that fails leaves nothing behind.
+   */
+  #standIn(kind: 'query' | 'execute', error: ClientFacingError): Buffer {
+    const token = this.#refusal(error);
+    return kind === 'query'
+      ? encodeFrontendMessage({ type: 'Query', query: token })
+      : encodeFrontendMessage({ type: 'Parse', name: token, query: token, parameterTypes: [] });
   }
 
   /** A refused Parse is replaced by a stand-in under the same name (see #refusal). */
@@ -1017,6 +1097,7 @@ export class PostgresSession {
     if (this.#phase === 'closed') return;
     const wasRelaying = this.#phase === 'relay';
     this.#phase = 'closed';
+    this.#held?.hold.withdraw('disconnect');
     clearTimeout(this.#handshakeTimer);
     if (this.#issuedKey) this.#ports.cancels.release(this.#issuedKey.processId);
     const upstream = this.#upstream;
@@ -1052,6 +1133,20 @@ export class PostgresSession {
 }
 
 const TERMINATE_FRAME = encodeFrontendMessage({ type: 'Terminate' });
+
+/** A NoticeResponse, as PostgreSQL sends them (SQLSTATE 00000). */
+function noticeFrame(notice: NoticeText): Buffer {
+  return encodeNoticeResponse({
+    type: 'NoticeResponse',
+    fields: errorFields({
+      severity: 'NOTICE',
+      code: '00000',
+      message: notice.message,
+      ...(notice.detail === undefined ? {} : { detail: notice.detail }),
+      ...(notice.hint === undefined ? {} : { hint: notice.hint }),
+    }),
+  });
+}
 
 /** Client messages that decide the shape of the rows coming back. */
 function trackClientShape(shapes: ResultShapeTracker, message: FrontendMessage): void {
