@@ -61,6 +61,59 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'approvals',
+    sql: `
+      -- Statement approvals and access requests share one state machine, so they share one table;
+      -- the columns of the other kind stay null (the CHECKs below say which are required).
+      CREATE TABLE sluice.approval_requests (
+        id                 text PRIMARY KEY,
+        -- Insertion order, to break created_at ties: PGlite's clock ticks in whole milliseconds.
+        seq                bigint GENERATED ALWAYS AS IDENTITY,
+        kind               text NOT NULL CHECK (kind IN ('statement', 'access')),
+        status             text NOT NULL CHECK (status IN
+                             ('pending', 'approved', 'denied', 'expired', 'withdrawn', 'consumed', 'revoked')),
+        requester          jsonb NOT NULL,
+        -- Derived, so it can never disagree with the requester it indexes.
+        requester_id       text GENERATED ALWAYS AS (requester ->> 'id') STORED NOT NULL,
+        connection         text NOT NULL,
+        policy             text NOT NULL,
+        reason             text NOT NULL,
+        required_approvals integer NOT NULL CHECK (required_approvals > 0),
+        approver_groups    text[] NOT NULL,
+        step_up_ms         bigint,
+        decisions          jsonb NOT NULL DEFAULT '[]',
+        status_reason      text,
+        created_at         timestamptz NOT NULL DEFAULT now(),
+        expires_at         timestamptz NOT NULL,
+        decided_at         timestamptz,
+        mode               text CHECK (mode IN ('hold', 'ticket')),
+        rule               text,
+        statement          text,
+        parameters         jsonb,
+        redacted_statement text,
+        row_estimate       double precision,
+        binding_hash       text,
+        grant_expires_at   timestamptz,
+        consumed_at        timestamptz,
+        replica            text,
+        duration_ms        bigint,
+        break_glass        boolean,
+        grant_ends_at      timestamptz,
+        CHECK (kind <> 'statement' OR (mode IS NOT NULL AND rule IS NOT NULL AND statement IS NOT NULL
+          AND parameters IS NOT NULL AND redacted_statement IS NOT NULL AND binding_hash IS NOT NULL
+          AND replica IS NOT NULL)),
+        CHECK (kind <> 'access' OR (duration_ms IS NOT NULL AND break_glass IS NOT NULL))
+      );
+      -- Ticket lookups run on every statement that needs review; only approved rows can match.
+      CREATE INDEX approval_requests_grant_idx ON sluice.approval_requests (binding_hash)
+        WHERE status = 'approved';
+      -- Active access checks, and listing one principal's requests.
+      CREATE INDEX approval_requests_requester_idx ON sluice.approval_requests (requester_id, connection);
+      CREATE INDEX approval_requests_created_idx ON sluice.approval_requests (created_at DESC, seq DESC);
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

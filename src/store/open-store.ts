@@ -7,10 +7,11 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Pool } from 'pg';
+import { Client, Pool } from 'pg';
 import { GatewayError } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
 import { lockDir } from './lock-file.ts';
+import { PgListener } from './pg-listener.ts';
 import { pgliteExecutor, poolExecutor } from './sql-executor.ts';
 import { openSqlStore } from './sql-store.ts';
 import type { Store } from './store.ts';
@@ -91,5 +92,10 @@ async function openPostgres(url: string, logger: Logger): Promise<Store> {
   const pool = new Pool({ connectionString: url, application_name: 'sluice' });
   // Without a listener, an idle connection dropped by the server (restart, failover) crashes the process.
   pool.on('error', (error) => logger.warn({ err: error }, 'store connection lost; the pool will reconnect'));
-  return openSqlStore(poolExecutor(pool), 'postgres', logger);
+  // Named apart from the pool so an operator can tell the long-lived LISTEN connection in pg_stat_activity.
+  const listener = new PgListener(
+    () => new Client({ connectionString: url, application_name: 'sluice-listen' }),
+    logger,
+  );
+  return openSqlStore(poolExecutor(pool, listener), 'postgres', logger);
 }

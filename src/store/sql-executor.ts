@@ -6,6 +6,7 @@
  */
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
+import type { PgListener } from './pg-listener.ts';
 
 export interface SqlQuerier {
   /** One statement with `$n` parameters; resolves to the rows. */
@@ -17,6 +18,13 @@ export interface SqlQuerier {
 export interface SqlExecutor extends SqlQuerier {
   /** Runs `work` inside BEGIN … COMMIT on one connection; rolls back if it throws. */
   transaction<T>(work: (tx: SqlQuerier) => Promise<T>): Promise<T>;
+  /**
+   * Calls `onPayload` with the payload of every NOTIFY on `channel` (from any connection, once
+   * committed). Resolves once listening, to an unsubscribe function. An empty payload means
+   * notifications may have been lost (the listening connection dropped and came back), so
+   * payloads on a channel whose subscribers rely on it must never be empty. `onPayload` must not throw.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -35,6 +43,11 @@ export function pgliteExecutor(db: PGlite): SqlExecutor {
   return {
     ...pgliteQuerier(db),
     transaction: (work) => db.transaction((tx) => work(pgliteQuerier(tx))),
+    // PGlite delivers a NOTIFY from any of its queries to its own listeners, and never drops them.
+    listen: async (channel, onPayload) => {
+      const unlisten = await db.listen(channel, onPayload);
+      return () => unlisten();
+    },
     close: () => db.close(),
   };
 }
@@ -50,7 +63,8 @@ function pgQuerier(db: Pool | PoolClient): SqlQuerier {
   };
 }
 
-export function poolExecutor(pool: Pool): SqlExecutor {
+/** `listener` holds the one connection outside the pool that LISTENs; closing the executor closes both. */
+export function poolExecutor(pool: Pool, listener: PgListener): SqlExecutor {
   return {
     ...pgQuerier(pool),
     transaction: async (work) => {
@@ -70,6 +84,10 @@ export function poolExecutor(pool: Pool): SqlExecutor {
         throw error;
       }
     },
-    close: () => pool.end(),
+    listen: (channel, onPayload) => listener.listen(channel, onPayload),
+    close: async () => {
+      await listener.close();
+      await pool.end();
+    },
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../core/logger.ts';
 import { SqlApiKeyRepository } from './api-key-repository.ts';
+import { SqlApprovalRepository } from './approval-repository.ts';
 import { migrate } from './migrations.ts';
 import { SqlSecretRepository } from './secret-repository.ts';
 import type { SqlExecutor } from './sql-executor.ts';
@@ -30,6 +31,7 @@ export async function openSqlStore(
     kind,
     apiKeys: new SqlApiKeyRepository(db),
     secrets: new SqlSecretRepository(db),
+    approvals: new SqlApprovalRepository(db),
     ping: async () => {
       await db.query('SELECT 1');
     },

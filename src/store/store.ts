@@ -241,8 +241,12 @@ export interface ApprovalRepository {
   /** Approved access requests of this principal on this connection whose grant is open at `now`. */
   activeAccess(requesterId: string, connection: string, now: Date): Promise<AccessRequestRecord[]>;
   /**
-   * Calls `listener` with the id of every request that changes state, on any replica sharing the
-   * store (PostgreSQL LISTEN/NOTIFY; in-process for PGlite). Resolves to an unsubscribe function.
+   * Calls `listener` with the id of every request that changes state (create, decide, close,
+   * consume), on any replica sharing the store (PostgreSQL LISTEN/NOTIFY; in-process for PGlite),
+   * once the change has committed. Resolves once listening, to an unsubscribe function.
+   * The empty id `''` means "anything may have changed; re-read what you hold": sent after the
+   * PostgreSQL listening connection dropped and reconnected, since changes made meanwhile were
+   * not announced. `listener` must not throw.
    */
   onChange(listener: (id: string) => void): Promise<() => Promise<void>>;
 }
