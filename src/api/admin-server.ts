@@ -15,12 +15,14 @@ import {
   fastify,
   LogController,
 } from 'fastify';
+import type { Approvals } from '../approvals/approvals.ts';
 import type { AuditSink } from '../audit/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { PrometheusMetrics } from '../gateway/prometheus-metrics.ts';
 import type { Store } from '../store/store.ts';
 import type { Vault } from '../vault/index.ts';
-import { type AdminAuthOptions, adminAuthHook } from './admin-auth.ts';
+import { type AdminAuthOptions, type AuthHook, adminAuthHook, principalAuthHook } from './admin-auth.ts';
+import { approvalRoutes } from './approval-routes.ts';
 import { keyRoutes } from './key-routes.ts';
 import { secretRoutes } from './secret-routes.ts';
 
@@ -46,6 +48,8 @@ export interface AdminApi {
   /** Absent when no master key is configured; the secrets endpoints then answer 503. */
   readonly vault: Vault | undefined;
   readonly audit: AuditSink;
+  /** The approval workflow; absent, the approval and access-request endpoints are not served. */
+  readonly approvals?: Approvals;
 }
 
 export interface RunningAdminServer {
@@ -157,19 +161,51 @@ function openApiRoutes(app: FastifyInstance): void {
   );
 }
 
-/** Everything under the bearer-auth hook: one encapsulated scope, so the hook cannot leak out. */
+/**
+ * One encapsulated scope behind an auth hook, so the hook cannot leak onto other routes. The hook
+ * runs on request, before the body is parsed or validated: an unauthenticated caller learns nothing
+ * about a route's schema.
+ */
+function authenticatedScope(
+  app: FastifyInstance,
+  hook: AuthHook,
+  routes: (scope: FastifyInstance) => void,
+): void {
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', hook);
+    routes(scope);
+  });
+}
+
+/** Keys and secrets: admin group only. */
 function administrationRoutes(app: FastifyInstance, options: AdminServerOptions): void {
   const api = options.api;
   if (!api) return;
-  void app.register(async (scope) => {
-    scope.addHook('preHandler', adminAuthHook(api.auth));
+  authenticatedScope(app, adminAuthHook(api.auth), (scope) => {
     keyRoutes(scope, api);
     secretRoutes(scope, api);
   });
 }
 
+/**
+ * Approvals and access requests: any authenticated principal, because approvers (e.g. `dba`) and
+ * requesting agents are usually not admins. The approval service decides who may see or decide what.
+ */
+function workflowRoutes(app: FastifyInstance, options: AdminServerOptions): void {
+  const api = options.api;
+  const approvals = api?.approvals;
+  if (!api || !approvals) return;
+  authenticatedScope(app, principalAuthHook(api.auth), (scope) => approvalRoutes(scope, approvals));
+}
+
 /** Registered in order. */
-const ROUTE_GROUPS: readonly RouteGroup[] = [probeRoutes, metricsRoutes, openApiRoutes, administrationRoutes];
+const ROUTE_GROUPS: readonly RouteGroup[] = [
+  probeRoutes,
+  metricsRoutes,
+  openApiRoutes,
+  administrationRoutes,
+  workflowRoutes,
+];
 
 /**
  * Probes and scrapes arrive every few seconds; at info level they would drown every other log
@@ -216,7 +252,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
             bearerAuth: {
               type: 'http',
               scheme: 'bearer',
-              description: 'A Sluice API key or OIDC token whose principal is in the admin group',
+              description:
+                'A Sluice API key or OIDC token; keys and secrets need a principal in the admin group',
             },
           },
         },

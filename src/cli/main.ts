@@ -3,6 +3,7 @@
  * The `sluice` command. Only `cli/` prints; every other module logs through pino.
  */
 import { Command } from 'commander';
+import { registerApprovalsCommands } from './approvals.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerPolicyCommands } from './policy.ts';
@@ -19,6 +20,7 @@ registerDemoCommand(program);
 registerKeysCommands(program);
 registerSecretsCommands(program);
 registerPolicyCommands(program);
+registerApprovalsCommands(program);
 
 try {
   await program.parseAsync(process.argv);
