@@ -99,7 +99,14 @@ export interface SecretRepository {
 }
 
 /** Where a request for a human decision stands. `approved` access and ticket grants are usable. */
-export type RequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn' | 'consumed' | 'revoked';
+export type RequestStatus =
+  | 'pending'
+  | 'approved'
+  | 'denied'
+  | 'expired'
+  | 'withdrawn'
+  | 'consumed'
+  | 'revoked';
 
 /** One approver's answer. */
 export interface RequestDecision {

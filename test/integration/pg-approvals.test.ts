@@ -45,12 +45,21 @@ policies:
     connections: [app]
     rules: [{ name: writes-need-review, action: review, effects: [write] }]
     review: { mode: ticket, approvers: { groups: [dba], count: 2 } }
+  - name: migrators
+    subjects: { groups: [migrators] }
+    connections: [app]
+    rules: [{ name: no-ddl, action: deny, effects: [ddl], reason: DDL needs an access grant }]
+  - name: migrators-ddl
+    subjects: { groups: [migrators] }
+    connections: [app]
+    grant: { maxDuration: 1h, approvers: { groups: [dba] }, breakGlass: true }
 `,
   });
   keys.agent = await gw.createKey('agent', ['agents']);
   keys.hurried = await gw.createKey('hurried', ['hurried']);
   keys.tickets = await gw.createKey('ticket-agent', ['tickets']);
   keys.pairs = await gw.createKey('pair-agent', ['pairs', 'dba']);
+  keys.migrator = await gw.createKey('migrator', ['migrators']);
   keys.alice = await gw.createKey('alice', ['dba']);
   keys.bob = await gw.createKey('bob', ['dba']);
 });
@@ -81,9 +90,9 @@ function adminUrl(): string {
   return `http://${admin.host}:${admin.port}`;
 }
 
-/** `sluice approvals …` as `who`, through the admin API of the gateway under test. */
-function approvalsCli(who: string, args: readonly string[]) {
-  return run('node', ['bin/sluice.js', 'approvals', ...args], {
+/** `sluice approvals …` (or `sluice access …`) as `who`, through the gateway's admin API. */
+function approvalsCli(who: string, args: readonly string[], command = 'approvals') {
+  return run('node', ['bin/sluice.js', command, ...args], {
     env: { SLUICE_URL: adminUrl(), SLUICE_TOKEN: keys[who] ?? '' },
   });
 }
@@ -321,5 +330,94 @@ describe('ticket mode', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('access requests', () => {
+  async function ddl(client: pg.Client, name: string): Promise<string> {
+    return client.query(`CREATE TABLE ${name}(id int)`).then(
+      () => 'ok',
+      (e: pg.DatabaseError) => `${e.code}`,
+    );
+  }
+
+  it('a grant allows DDL for its window; then its sessions are closed and new attempts are denied', async () => {
+    const before = gatewayClient(gw, keys.migrator ?? '');
+    await before.connect();
+    expect(await ddl(before, 'jit_before')).toBe('42501');
+    await before.end();
+
+    const requested = await approvalsCli(
+      'migrator',
+      ['request', '--connection', 'app', '--duration', '4s', '--reason', 'add an index', '--json'],
+      'access',
+    );
+    expect(requested.code).toBe(0);
+    const id = String((JSON.parse(requested.stdout) as { id: string }).id);
+    // The requester cannot approve its own request; an approver can.
+    expect((await approvalsCli('migrator', ['approve', id], 'access')).code).toBe(2);
+    expect((await approvalsCli('alice', ['approve', id, '--reason', 'ok for today'], 'access')).code).toBe(0);
+
+    const granted = gatewayClient(gw, keys.migrator ?? '');
+    const closed = new Promise<Error>((resolve) => granted.on('error', resolve));
+    await granted.connect();
+    expect(await ddl(granted, 'jit_inside')).toBe('ok');
+    const ended = await closed;
+    expect(ended.message).toContain('access grant of this session has ended');
+    await granted.end().catch(() => {});
+
+    const after = gatewayClient(gw, keys.migrator ?? '');
+    await after.connect();
+    expect(await ddl(after, 'jit_after')).toBe('42501');
+    await after.end();
+    const [row] = await adminQuery<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_tables WHERE tablename LIKE 'jit_%'",
+      db.name,
+    );
+    expect(Number(row?.n)).toBe(1);
+    await adminQuery('DROP TABLE jit_inside', db.name);
+  });
+
+  it('break-glass is self-approved at once, flagged and alerted; revoking closes its sessions', async () => {
+    const requested = await api('migrator', 'POST', '/api/v1/access-requests', {
+      connection: 'app',
+      duration: '10m',
+      reason: 'incident 7',
+      breakGlass: true,
+    });
+    expect(requested.status).toBe(201);
+    expect(requested.body).toMatchObject({ status: 'approved', breakGlass: true });
+    expect(gw.logs.some((line) => line.includes('"alert":"break_glass"'))).toBe(true);
+    const granted = gatewayClient(gw, keys.migrator ?? '');
+    const closed = new Promise<Error>((resolve) => granted.on('error', resolve));
+    await granted.connect();
+    expect(await ddl(granted, 'jit_glass')).toBe('ok');
+    await adminQuery('DROP TABLE jit_glass', db.name);
+    const revoked = await api(
+      'alice',
+      'POST',
+      `/api/v1/access-requests/${String(requested.body.id)}/revoke`,
+      {
+        reason: 'incident over',
+      },
+    );
+    expect(revoked.status).toBe(200);
+    expect((await closed).message).toContain('access grant of this session has ended');
+    await granted.end().catch(() => {});
+  });
+
+  it('refuses durations over the policy maximum and requests no grant policy covers', async () => {
+    const tooLong = await api('migrator', 'POST', '/api/v1/access-requests', {
+      connection: 'app',
+      duration: '2h',
+      reason: 'x',
+    });
+    expect(tooLong.status).toBe(400);
+    const noPolicy = await api('agent', 'POST', '/api/v1/access-requests', {
+      connection: 'app',
+      duration: '10m',
+      reason: 'x',
+    });
+    expect(noPolicy.status).toBe(400);
   });
 });
