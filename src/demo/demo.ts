@@ -27,6 +27,10 @@ export interface DemoOptions {
 export interface RunningDemo {
   readonly gateway: RunningGateway;
   readonly apiKey: string;
+  /** A key in the admin group, which approves the demo's statements under review. */
+  readonly approverKey: string;
+  /** The admin API the approvals CLI talks to. */
+  readonly adminUrl: string | undefined;
   readonly psqlCommand: string;
   close(): Promise<void>;
 }
@@ -59,7 +63,8 @@ policies:
     connections: [demo]
     # Guardrails (DROP, TRUNCATE, DELETE without WHERE, COPY … PROGRAM, …) are on by default.
     rules:
-      - { name: ddl-needs-review, action: review, effects: [ddl] }
+      # Held on the connection until an approver decides (sluice approvals approve ID).
+      - { name: ddl-needs-review, action: review, effects: [ddl], reason: schema changes are reviewed }
     limits: { rowsPerStatement: 1000 }
 masking:
   # Content detectors are on by default; these column rules also catch transformed values
@@ -108,6 +113,11 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     closers.push(() => upstream.stop());
     const upstreamPort = Number(upstream.getServerConn().split(':').pop());
     const { key } = await createApiKey(store, { name: 'demo-agent', groups: ['demo'] });
+    // The admin group approves wherever a policy names no approver groups.
+    const { key: approverKey } = await createApiKey(store, {
+      name: 'demo-approver',
+      groups: ['sluice-admins'],
+    });
 
     const start = (port: number, adminPort: number): Promise<RunningGateway> =>
       startGateway(parseConfig(demoConfig({ dataDir, port, adminPort, upstreamPort }), 'demo config'), {
@@ -121,9 +131,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     });
     closers.push(() => gateway.close());
     const { host, port } = gateway.postgres;
+    const admin = gateway.admin;
     return {
       gateway,
       apiKey: key,
+      approverKey,
+      adminUrl: admin ? `http://${admin.host}:${admin.port}` : undefined,
       psqlCommand: `psql "postgresql://agent:${key}@${host}:${port}/demo?sslmode=require"`,
       close: closeAll,
     };

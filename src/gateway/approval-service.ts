@@ -79,6 +79,8 @@ export class ApprovalService implements Approvals {
   readonly #waiters = new Map<string, Waiter>();
   /** Access grants with sessions on this replica: the timer that ends each. */
   readonly #grants = new Map<string, NodeJS.Timeout>();
+  /** Withdrawals still being written; shutdown waits for them before the store closes. */
+  readonly #withdrawals = new Set<Promise<void>>();
   #stopFeed: (() => Promise<void>) | undefined;
   #sweep: NodeJS.Timeout | undefined;
 
@@ -98,6 +100,7 @@ export class ApprovalService implements Approvals {
     clearInterval(this.#sweep);
     for (const timer of this.#grants.values()) clearTimeout(timer);
     this.#grants.clear();
+    await Promise.all(this.#withdrawals);
     await this.#stopFeed?.();
   }
 
@@ -200,7 +203,9 @@ export class ApprovalService implements Approvals {
       withdraw: (reason) => {
         withdrawn = reason;
         finish(cancelled(id));
-        if (recorded) void this.#withdraw(id, reason);
+        if (!recorded) return;
+        const written = this.#withdraw(id, reason).finally(() => this.#withdrawals.delete(written));
+        this.#withdrawals.add(written);
       },
     };
   }
@@ -631,7 +636,7 @@ export class ApprovalService implements Approvals {
         : { durationMs: record.durationMs }),
       expiresAt: record.expiresAt.toISOString(),
       links: {
-        show: `${base}/${path}/${record.id}`,
+        show: `${base}/api/v1/${path}/${record.id}`,
         approve: `${base}/${path}/${record.id}?decision=approve`,
         deny: `${base}/${path}/${record.id}?decision=deny`,
       },
@@ -678,7 +683,7 @@ function holdNotice(
   return {
     message: `sluice: waiting for approval ${id}: policy "${request.verdict.policy}" sends this statement to review (${request.verdict.reason})`,
     detail: `Held for up to ${formatMs(settings.timeoutMs)} until ${count === 1 ? 'an approver' : `${count} approvers`} in ${groups.join(' or ')} decide${count === 1 ? 's' : ''}: sluice approvals approve ${id}`,
-    hint: `Details: ${publicUrl}/approvals/${id}. Cancelling the statement withdraws the request.`,
+    hint: `Details: sluice approvals show ${id} (or GET ${publicUrl}/api/v1/approvals/${id}). Cancelling the statement withdraws the request.`,
   };
 }
 
@@ -687,7 +692,7 @@ function ticketError(id: string, request: ReviewRequest, settings: ReviewConfig)
     '42501',
     `sluice: blocked by policy "${request.verdict.policy}": approval required (ticket ${id}): ${request.verdict.reason}`,
     {
-      hint: `Approval id ${id}. Once an approver runs "sluice approvals approve ${id}", run the identical statement again within ${formatMs(settings.grantWindowMs)}; the approval is good for one run.`,
+      hint: `The ${request.verdict.rule} asks for review. Approval id ${id}. Once an approver runs "sluice approvals approve ${id}", run the identical statement again within ${formatMs(settings.grantWindowMs)}; the approval is good for one run.`,
     },
   );
 }

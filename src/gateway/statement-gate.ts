@@ -503,7 +503,7 @@ export function refusalError(verdict: Verdict): ClientFacingError {
     verdict.policy === '' ? 'sluice: blocked by policy' : `sluice: blocked by policy "${verdict.policy}"`;
   if (verdict.action === 'review') {
     return new ClientFacingError('42501', `${policy}: approval required: ${verdict.reason}`, {
-      hint: `The ${verdict.rule} asks for review, and this gateway cannot hold statements for approval yet; ask an operator to run it or to relax the rule.`,
+      hint: `The ${verdict.rule} asks for review: through the gateway, the statement waits for an approver (hold mode) or is refused with a ticket to approve (ticket mode).`,
     });
   }
   return new ClientFacingError('42501', `${policy}: ${verdict.reason}`, {

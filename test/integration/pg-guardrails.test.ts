@@ -8,7 +8,8 @@
  *   objects) is unchanged; the same session answers `SELECT 1` afterwards.
  * - ALLOWED (false positives): the backend bytes after login are identical to the same script run
  *   directly against PostgreSQL as the same role.
- * - APPROVAL-REQUIRED: 42501 "approval required" (the gateway cannot hold statements yet), nothing run.
+ * - APPROVAL-REQUIRED: 42501 "approval required" with a ticket id (the policy uses ticket mode, so
+ *   review refuses at once instead of holding the connection; holds are pg-approvals.test.ts), nothing run.
  *
  * Masking and sensitive-column cases (H, 71, the inference guard) belong to a later issue.
  */
@@ -39,6 +40,7 @@ const POLICY = `    default: allow
       - { name: index-approval, action: review, kinds: [IndexStmt], reason: non-destructive DDL needs approval }
       - { name: ddl-approval, action: review, effects: [ddl], reason: DDL needs approval }
     allowedFunctions: [count, md5, now, lower, upper, length]
+    review: { mode: ticket }
 `;
 
 let fx: CorpusFixture;

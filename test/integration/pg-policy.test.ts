@@ -23,7 +23,8 @@ const GROUPS = {
   session: '    limits: { rowsPerSession: 150 }',
   bytes: '    limits: { bytesPerSession: 2KiB }',
   rate: '    limits: { rowsPerMinute: 120 }',
-  review: '    rules: [{ name: writes-need-review, action: review, effects: [write] }]',
+  review:
+    '    rules: [{ name: writes-need-review, action: review, effects: [write] }]\n    review: { mode: ticket }',
   relaxed: '    guardrails: { protectedSettings: allow }',
   writes: '    limits: { affectedRowsPerSession: 10 }',
 } as const;
@@ -198,11 +199,13 @@ describe('affected rows', () => {
 });
 
 describe('decisions', () => {
-  it('review refuses with "approval required" until approvals exist, and nothing runs', async () => {
+  it('review in ticket mode refuses with "approval required" and a ticket, and nothing runs', async () => {
     await withClient('review', async (c) => {
       const error = await failure(c, 'DELETE FROM big WHERE id = 1');
       expect(error.code).toBe('42501');
-      expect(error.message).toMatch(/^sluice: blocked by policy "review": approval required: /);
+      expect(error.message).toMatch(
+        /^sluice: blocked by policy "review": approval required \(ticket apv_[0-9a-f]+\): /,
+      );
       expect(error.hint).toMatch(/rule writes-need-review/);
       expect(await rowCount('SELECT count(*) AS n FROM big WHERE id = 1')).toBe(1);
       expect(await rowCount('SELECT count(*) AS n FROM big WHERE id = 1')).toBe(1);
