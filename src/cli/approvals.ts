@@ -6,7 +6,8 @@
  */
 import type { Command } from 'commander';
 import type { AccessRequestView, RequestView, StatementApprovalView } from '../api/approval-routes.ts';
-import { printTable } from './table.ts';
+import { formatDuration } from '../core/duration.ts';
+import { printFields, printTable } from './table.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:18080';
 const EXIT_FAILED = 1;
@@ -104,19 +105,6 @@ function formatDate(iso: string | null): string {
   return iso ? iso.replace(/\.\d{3}Z$/, 'Z') : '-';
 }
 
-const DURATION_UNITS: readonly [string, number][] = [
-  ['d', 86_400_000],
-  ['h', 3_600_000],
-  ['m', 60_000],
-  ['s', 1000],
-];
-
-/** The largest unit that divides evenly, in the form `--duration` takes. */
-function formatDuration(ms: number): string {
-  const [unit, size] = DURATION_UNITS.find(([, size]) => ms % size === 0) ?? ['ms', 1];
-  return `${ms / size}${unit}`;
-}
-
 /** What a decision left the request as, e.g. `approved (2 of 2)` or `pending: 1 of 2 approvals`. */
 function outcome(view: RequestView): string {
   const approvals = view.decisions.filter((d) => d.decision === 'approve').length;
@@ -137,9 +125,9 @@ function outcome(view: RequestView): string {
     : `approved (${count})`;
 }
 
-function printFields(fields: readonly (readonly [string, string])[]): void {
-  const width = Math.max(...fields.map(([label]) => label.length));
-  for (const [label, value] of fields) console.log(`  ${label.padEnd(width)}  ${visible(value)}`);
+/** Requester-controlled values escaped, so they cannot drive the approver's terminal. */
+function printVisibleFields(fields: readonly (readonly [string, string])[]): void {
+  printFields(fields.map(([label, value]) => [label, visible(value)] as const));
 }
 
 function printSection(title: string, lines: readonly string[]): void {
@@ -179,7 +167,7 @@ function printDecisions(view: RequestView): void {
 
 function showStatement(view: StatementApprovalView): void {
   console.log(`statement approval ${view.id}`);
-  printFields([
+  printVisibleFields([
     ...commonFields(view),
     ['mode', view.mode],
     ['rule', view.rule],
@@ -197,7 +185,7 @@ function showStatement(view: StatementApprovalView): void {
 
 function showAccess(view: AccessRequestView): void {
   console.log(`access request ${view.id}`);
-  printFields([
+  printVisibleFields([
     ...commonFields(view),
     ['duration', formatDuration(view.durationMs)],
     ['break-glass', view.breakGlass ? 'yes' : 'no'],

@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.ts';
 import { createApiKey } from '../identity/api-keys.ts';
 import type { ApiKeyRecord, Store } from '../store/store.ts';
 import { addStoreOptions, openStoreFromOptions, type StoreOptions } from './store-option.ts';
-import { printTable } from './table.ts';
+import { printFields, printTable } from './table.ts';
 
 interface CreateOptions extends StoreOptions {
   name: string;
@@ -142,9 +142,4 @@ function parseLifetime(text: string): number {
 
 function formatDate(date: Date | null, absent: string): string {
   return date ? date.toISOString().replace(/\.\d{3}Z$/, 'Z') : absent;
-}
-
-function printFields(fields: [string, string][]): void {
-  const width = Math.max(...fields.map(([label]) => label.length));
-  for (const [label, value] of fields) console.log(`  ${label.padEnd(width)}  ${value}`);
 }

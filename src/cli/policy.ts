@@ -8,6 +8,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseConfig, type SluiceConfig } from '../config/load.ts';
+import type { PolicyConfig } from '../config/schema.ts';
+import { formatDuration } from '../core/duration.ts';
 import { refusalError } from '../gateway/statement-gate.ts';
 import { applicablePolicies } from '../policy/connection-access.ts';
 import { compilePolicy, judgeStatements, type Verdict } from '../policy/statement-policy.ts';
@@ -26,6 +28,7 @@ interface TestOptions {
   config: string;
   as: string[];
   connection: string;
+  grant?: string;
   json?: boolean;
 }
 
@@ -63,6 +66,7 @@ export function registerPolicyCommands(program: Command): void {
     .requiredOption('-c, --config <file>', 'YAML configuration file')
     .requiredOption('--as <principal>', 'who runs it: groups=ci,kind=service,… (see below)', collect, [])
     .requiredOption('--connection <name>', 'the connection (database name the client asks for)')
+    .option('--grant <policy>', 'judge as under an approved access request for this grant policy')
     .option('--json', 'print one JSON object')
     .argument('<sql>', 'the SQL text, as one Query message would carry it')
     .addHelpText('after', AS_HELP)
@@ -97,6 +101,16 @@ async function readConfig(path: string): Promise<SluiceConfig | undefined> {
 
 const EXIT: Readonly<Record<Verdict['action'], number>> = { allow: 0, deny: 1, review: 2 };
 
+/** How the gateway would carry out a review: who decides, and how the client waits. */
+function describeReview(policy: PolicyConfig | undefined): string {
+  if (policy === undefined) return 'hold';
+  const { mode, timeoutMs, grantWindowMs, approvers } = policy.review;
+  const who = `${approvers.count} of ${approvers.groups.length > 0 ? approvers.groups.join('|') : 'the admin group'}${approvers.stepUpMs === undefined ? '' : `, step-up ${formatDuration(approvers.stepUpMs)}`}`;
+  return mode === 'hold'
+    ? `held on the connection up to ${formatDuration(timeoutMs)} for ${who}`
+    : `ticket: refused now; once ${who} approve, the identical statement runs once within ${formatDuration(grantWindowMs)}`;
+}
+
 async function dryRun(config: SluiceConfig, sql: string, opts: TestOptions): Promise<number> {
   const principal = parsePrincipal(opts.as);
   const connection = config.connections.find((c) => c.name === opts.connection);
@@ -106,7 +120,14 @@ async function dryRun(config: SluiceConfig, sql: string, opts: TestOptions): Pro
     );
     return 1;
   }
-  const policies = applicablePolicies(config.policies, principal, connection);
+  // Grant policies apply only under an approved access request, and then replace the others.
+  const policies = applicablePolicies(
+    config.policies.filter((p) =>
+      opts.grant === undefined ? p.grant === undefined : p.name === opts.grant && p.grant !== undefined,
+    ),
+    principal,
+    connection,
+  );
   if (policies.length === 0) {
     const message = `connection "${connection.name}" is not granted to ${describePrincipal(principal)}: no policy matches`;
     if (opts.json) {
@@ -178,6 +199,12 @@ async function dryRun(config: SluiceConfig, sql: string, opts: TestOptions): Pro
       [
         ['decision', describeVerdict(decision)],
         ['reason', decision.reason],
+        ...(decision.action === 'review'
+          ? ([['review', describeReview(policies.find((p) => p.name === decision.policy))]] as [
+              string,
+              string,
+            ][])
+          : []),
         ...(error === undefined
           ? []
           : ([

@@ -12,3 +12,9 @@ export function printTable(header: readonly string[], rows: readonly (readonly s
     );
   }
 }
+
+/** Prints `label  value` lines with the labels aligned (CLI output only). */
+export function printFields(fields: readonly (readonly [string, string])[]): void {
+  const width = Math.max(...fields.map(([label]) => label.length));
+  for (const [label, value] of fields) console.log(`  ${label.padEnd(width)}  ${value}`);
+}

@@ -14,3 +14,16 @@ export function parseDuration(text: string): number | undefined {
   const ms = Number(amount) * (UNIT_MS[unit ?? ''] ?? Number.NaN);
   return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
+
+const FORMAT_UNITS: readonly [string, number][] = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1000],
+];
+
+/** The largest unit that divides evenly, in the form {@link parseDuration} reads (`90s`, `10m`). */
+export function formatDuration(ms: number): string {
+  const [unit, size] = FORMAT_UNITS.find(([, size]) => ms % size === 0) ?? ['ms', 1];
+  return `${ms / size}${unit}`;
+}

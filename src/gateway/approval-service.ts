@@ -20,6 +20,7 @@ import type { ApprovalNotice } from '../approvals/notify.ts';
 import { type BoundParameter, bindingHash, viewStatement } from '../approvals/statement-view.ts';
 import { type AuditSink, actorOf } from '../audit/events.ts';
 import type { ApproverRule, PolicyConfig, ReviewConfig } from '../config/schema.ts';
+import { formatDuration } from '../core/duration.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { TextScanner } from '../dlp/index.ts';
@@ -451,7 +452,7 @@ export class ApprovalService implements Approvals {
       if (!fresh) {
         throw new ApprovalError(
           'forbidden',
-          `sluice: ${record.id} needs an approver who signed in within the last ${formatMs(record.stepUpMs)}: sign in to the identity provider again and use the new token (API keys cannot step up)`,
+          `sluice: ${record.id} needs an approver who signed in within the last ${formatDuration(record.stepUpMs)}: sign in to the identity provider again and use the new token (API keys cannot step up)`,
         );
       }
     }
@@ -467,7 +468,7 @@ export class ApprovalService implements Approvals {
     if (input.durationMs <= 0 || input.durationMs > grant.maxDurationMs) {
       throw new ApprovalError(
         'invalid',
-        `sluice: duration must be between 1s and ${formatMs(grant.maxDurationMs)} for policy "${policy.name}"`,
+        `sluice: duration must be between 1s and ${formatDuration(grant.maxDurationMs)} for policy "${policy.name}"`,
       );
     }
     if (input.breakGlass && !grant.breakGlass) {
@@ -665,12 +666,6 @@ function requesterOf(principal: Principal) {
   };
 }
 
-function formatMs(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  return `${Math.round(ms / 1000)}s`;
-}
-
 function holdNotice(
   id: string,
   request: ReviewRequest,
@@ -682,7 +677,7 @@ function holdNotice(
   const count = settings.approvers.count;
   return {
     message: `sluice: waiting for approval ${id}: policy "${request.verdict.policy}" sends this statement to review (${request.verdict.reason})`,
-    detail: `Held for up to ${formatMs(settings.timeoutMs)} until ${count === 1 ? 'an approver' : `${count} approvers`} in ${groups.join(' or ')} decide${count === 1 ? 's' : ''}: sluice approvals approve ${id}`,
+    detail: `Held for up to ${formatDuration(settings.timeoutMs)} until ${count === 1 ? 'an approver' : `${count} approvers`} in ${groups.join(' or ')} decide${count === 1 ? 's' : ''}: sluice approvals approve ${id}`,
     hint: `Details: sluice approvals show ${id} (or GET ${publicUrl}/api/v1/approvals/${id}). Cancelling the statement withdraws the request.`,
   };
 }
@@ -692,7 +687,7 @@ function ticketError(id: string, request: ReviewRequest, settings: ReviewConfig)
     '42501',
     `sluice: blocked by policy "${request.verdict.policy}": approval required (ticket ${id}): ${request.verdict.reason}`,
     {
-      hint: `The ${request.verdict.rule} asks for review. Approval id ${id}. Once an approver runs "sluice approvals approve ${id}", run the identical statement again within ${formatMs(settings.grantWindowMs)}; the approval is good for one run.`,
+      hint: `The ${request.verdict.rule} asks for review. Approval id ${id}. Once an approver runs "sluice approvals approve ${id}", run the identical statement again within ${formatDuration(settings.grantWindowMs)}; the approval is good for one run.`,
     },
   );
 }
@@ -709,7 +704,7 @@ function deniedError(record: ApprovalRequestRecord): ClientFacingError {
 function timedOut(id: string, timeoutMs: number): ClientFacingError {
   return new ClientFacingError(
     '57014',
-    `sluice: canceling statement: approval ${id} was not given within ${formatMs(timeoutMs)}`,
+    `sluice: canceling statement: approval ${id} was not given within ${formatDuration(timeoutMs)}`,
     { hint: 'The statement was not sent to the database; run it again to ask again.' },
   );
 }

@@ -15,13 +15,21 @@ import type { JWTPayload } from 'jose';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StatementApprovalRecord } from '../../src/store/store.ts';
+import {
+  callApi,
+  nextPending as nextPendingIn,
+  notesLeft as notesLeftIn,
+  pendingIds as pendingIdsIn,
+  resetNotes,
+  sleep,
+} from '../helpers/approvals.ts';
 import { recordCredential } from '../helpers/credential-log.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { rawGatewayClient, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { B, D, E, P, Q, S } from '../helpers/messages.ts';
 import { AUDIENCE, signToken, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.ts';
 import { gatewayClient } from '../helpers/pg-client.ts';
 import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
-import { decode, describeFrames, errorsIn, RawClient, type RawFrame } from '../helpers/raw-client.ts';
+import { decode, describeFrames, errorsIn, type RawFrame } from '../helpers/raw-client.ts';
 
 const ROWS = 50;
 
@@ -73,62 +81,17 @@ afterAll(async () => {
   await idp?.close();
 });
 
-beforeEach(async () => {
-  await adminQuery(
-    `DROP TABLE IF EXISTS notes;
-     CREATE TABLE notes(id int primary key, body text);
-     INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, ${ROWS}) g;
-     ALTER TABLE notes OWNER TO ${db.role};`,
-    db.name,
-  );
-});
+beforeEach(() => resetNotes(db, ROWS));
 
-async function notesLeft(): Promise<number> {
-  const [row] = await adminQuery<{ n: string }>('SELECT count(*) AS n FROM notes', db.name);
-  return Number(row?.n);
-}
-
-function adminUrl(): string {
-  const admin = gw.gateway.admin;
-  if (!admin) throw new Error('admin API not running');
-  return `http://${admin.host}:${admin.port}`;
-}
-
-/** Calls the approvals API with `bearer` (an API key or an OIDC token). */
-async function api(bearer: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${adminUrl()}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${bearer}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+const notesLeft = () => notesLeftIn(db);
+const pendingIds = () => pendingIdsIn(gw);
+const nextPending = (known: ReadonlySet<string>) => nextPendingIn(gw, known);
+const api = (bearer: string, method: string, path: string, body?: unknown) =>
+  callApi(gw, bearer, method, path, body);
 
 const approve = (bearer: string, id: string) => api(bearer, 'POST', `/api/v1/approvals/${id}/approve`, {});
 const deny = (bearer: string, id: string, reason: string) =>
   api(bearer, 'POST', `/api/v1/approvals/${id}/deny`, { reason });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Ids of the statement approvals pending now (a failed test may leave one behind). */
-async function pendingIds(): Promise<Set<string>> {
-  const pending = await gw.store.approvals.list({ kind: 'statement', status: ['pending'] });
-  return new Set(pending.map((r) => r.id));
-}
-
-/** Waits until the store holds a pending statement approval not in `known`, and returns it. */
-async function nextPending(known: ReadonlySet<string>): Promise<StatementApprovalRecord> {
-  for (let i = 0; i < 200; i++) {
-    const pending = await gw.store.approvals.list({ kind: 'statement', status: ['pending'] });
-    const fresh = pending.find((r) => !known.has(r.id));
-    if (fresh?.kind === 'statement') return fresh;
-    await sleep(50);
-  }
-  throw new Error('no pending approval appeared');
-}
 
 /** A token signed with the provider's key for a `dba` principal who signed in `ageSeconds` ago. */
 async function dbaToken(sub: string, ageSeconds: number | undefined): Promise<string> {
@@ -147,17 +110,7 @@ async function dbaToken(sub: string, ageSeconds: number | undefined): Promise<st
   return token;
 }
 
-function viaGateway(key: string): Promise<RawClient> {
-  return RawClient.connect({
-    host: gw.host,
-    port: gw.port,
-    user: 'agent',
-    database: 'app',
-    password: key,
-    tls: true,
-    parameters: { client_encoding: 'UTF8' },
-  });
-}
+const viaGateway = (key: string) => rawGatewayClient(gw, key);
 
 /** Short names of frames, e.g. `C(DELETE 40) Z(I)`, one entry per frame. */
 function summary(frames: readonly RawFrame[]): string[] {

@@ -4,14 +4,19 @@
  * connection and runs (or not) on a human decision; ticket mode refuses and grants one re-run;
  * approver rules; nothing runs upstream without an approval (checked on the server).
  */
-import { spawn } from 'node:child_process';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { StatementApprovalRecord } from '../../src/store/store.ts';
+import {
+  adminUrl,
+  callApi,
+  nextPending as nextPendingIn,
+  notesLeft as notesLeftIn,
+  resetNotes,
+} from '../helpers/approvals.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gatewayClient } from '../helpers/pg-client.ts';
 import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
-import { run } from '../helpers/run.ts';
+import { run, start } from '../helpers/run.ts';
 
 let db: TestDatabase;
 let gw: TestGateway;
@@ -69,74 +74,25 @@ afterAll(async () => {
   await db?.drop();
 });
 
-beforeEach(async () => {
-  await adminQuery(
-    `DROP TABLE IF EXISTS notes;
-     CREATE TABLE notes(id int primary key, body text);
-     INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 5001) g;
-     ALTER TABLE notes OWNER TO ${db.role};`,
-    db.name,
-  );
-});
-
-async function notesLeft(): Promise<number> {
-  const [row] = await adminQuery<{ n: string }>('SELECT count(*) AS n FROM notes', db.name);
-  return Number(row?.n);
-}
-
-function adminUrl(): string {
-  const admin = gw.gateway.admin;
-  if (!admin) throw new Error('admin API not running');
-  return `http://${admin.host}:${admin.port}`;
-}
+beforeEach(() => resetNotes(db, 5001));
 
 /** `sluice approvals …` (or `sluice access …`) as `who`, through the gateway's admin API. */
 function approvalsCli(who: string, args: readonly string[], command = 'approvals') {
   return run('node', ['bin/sluice.js', command, ...args], {
-    env: { SLUICE_URL: adminUrl(), SLUICE_TOKEN: keys[who] ?? '' },
+    env: { SLUICE_URL: adminUrl(gw), SLUICE_TOKEN: keys[who] ?? '' },
   });
 }
 
-async function api(who: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${adminUrl()}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${keys[who] ?? ''}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-/** Waits until the store holds a pending statement approval not in `known`, and returns it. */
-async function nextPending(known: ReadonlySet<string> = new Set()): Promise<StatementApprovalRecord> {
-  for (let i = 0; i < 200; i++) {
-    const pending = await gw.store.approvals.list({ kind: 'statement', status: ['pending'] });
-    const fresh = pending.find((r) => !known.has(r.id));
-    if (fresh?.kind === 'statement') return fresh;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('no pending approval appeared');
-}
+const notesLeft = () => notesLeftIn(db);
+const nextPending = (known?: ReadonlySet<string>) => nextPendingIn(gw, known);
+const api = (who: string, method: string, path: string, body?: unknown) =>
+  callApi(gw, keys[who] ?? '', method, path, body);
 
 /** psql running one statement through the gateway, with its output collected as it arrives. */
 function psql(key: string, sql: string) {
-  const child = spawn('psql', [gw.url(key, 'app'), '-X', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return start('psql', [gw.url(key, 'app'), '-X', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    timeoutMs: 120_000,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, done, stderr: () => stderr, running: () => child.exitCode === null };
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
