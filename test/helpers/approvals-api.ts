@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { startAdminServer } from '../../src/api/admin-server.ts';
 import {
   type AccessRequestInput,
@@ -17,13 +16,13 @@ import {
   type StatementApprovalRecord,
 } from '../../src/approvals/approvals.ts';
 import type { AuditEvent } from '../../src/audit/events.ts';
-import { createLogger } from '../../src/core/logger.ts';
 import { PrometheusMetrics } from '../../src/gateway/prometheus-metrics.ts';
 import { ApiKeyAuthenticator, createApiKey } from '../../src/identity/api-keys.ts';
 import type { Principal } from '../../src/identity/principal.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { RequestFilter } from '../../src/store/store.ts';
-import { recordCredential, recordLogLine } from './credential-log.ts';
+import { recordCredential } from './credential-log.ts';
+import { recordingLogger } from './gateway.ts';
 
 export interface ServiceCall {
   readonly method: keyof Approvals;
@@ -216,16 +215,7 @@ export interface ApprovalsApi {
 
 export async function startApprovalsApi(): Promise<ApprovalsApi> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-approvals-api-'));
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      const line = chunk.toString('utf8');
-      logs.push(line);
-      recordLogLine(line);
-      done();
-    },
-  });
-  const logger = createLogger({ level: 'debug', destination: sink });
+  const { logs, logger } = recordingLogger();
   const store = await openStore(`pglite://${join(dir, 'store')}`, { logger });
   const createKey = async (name: string, groups: string[]) => {
     const { key } = await createApiKey(store, { name, groups });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/core/logger.ts';
+import { createLogger, type Logger } from '../../src/core/logger.ts';
 import { type RunningGateway, startGateway } from '../../src/gateway/gateway.ts';
 import { createApiKey } from '../../src/identity/api-keys.ts';
 import { GUARDRAIL_NAMES } from '../../src/policy/guardrails.ts';
@@ -39,8 +39,8 @@ export interface TestGatewayOptions {
   readonly tls?: 'required' | 'off';
 }
 
-export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-test-'));
+/** A debug logger whose lines are kept (for assertions) and fed to the suite-wide secret scan. */
+export function recordingLogger(): { readonly logs: string[]; readonly logger: Logger } {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -50,7 +50,12 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       done();
     },
   });
-  const logger = createLogger({ level: 'debug', destination: sink });
+  return { logs, logger: createLogger({ level: 'debug', destination: sink }) };
+}
+
+export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-test-'));
+  const { logs, logger } = recordingLogger();
   const store = await openStore(`pglite://${join(dataDir, 'store')}`, { logger });
   const listen = options.tls === 'off' ? '{ address: 127.0.0.1:0, tls: off }' : '127.0.0.1:0';
   const config = parseConfig(
