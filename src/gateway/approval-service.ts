@@ -516,6 +516,7 @@ export class ApprovalService implements Approvals {
     } else {
       this.#notify('access.requested', created);
     }
+    if (created.status === 'approved') this.#trackGrant(created);
     return created;
   }
 

@@ -300,7 +300,12 @@ export async function startGateway(
     const approvals = await startApprovals(config, {
       store,
       targets,
-      audit,
+      audit: {
+        emit(event) {
+          metrics.approvalEvent(event.type, 'kind' in event ? event.kind : '');
+          audit.emit(event);
+        },
+      },
       logger: logger.child({ component: 'approvals' }),
       notifier,
       adminUrl: `http://${config.admin.listen.host}:${config.admin.listen.port}`,

@@ -34,6 +34,7 @@ export class PrometheusMetrics implements ConnectionMetrics {
   readonly #bytes: Counter<'protocol' | 'direction'>;
   readonly #errors: Counter<'protocol' | 'kind'>;
   readonly #refused: Counter<'protocol' | 'decision' | 'rule'>;
+  readonly #approvals: Counter<'event' | 'kind'>;
   readonly #byProtocol = new Map<string, ProtocolChildren>();
 
   constructor() {
@@ -81,6 +82,17 @@ export class PrometheusMetrics implements ConnectionMetrics {
       labelNames: ['protocol', 'decision', 'rule'],
       registers,
     });
+    this.#approvals = new Counter({
+      name: 'sluice_approval_events_total',
+      help: 'Approval workflow events on this replica: requested, decided, closed (expired, withdrawn, revoked), used, access ended.',
+      labelNames: ['event', 'kind'],
+      registers,
+    });
+  }
+
+  /** One approval or access-request event (see docs/approvals.md#audit-events). */
+  approvalEvent(event: string, kind: string): void {
+    this.#approvals.labels({ event, kind }).inc();
   }
 
   /** Off the hot path (refusals only), so plain labels() is fine here. */
