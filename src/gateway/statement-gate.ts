@@ -147,10 +147,8 @@ export class PolicyStatementGate implements StatementGate {
     const plans = this.#plan(sql, facts);
     if (!Array.isArray(plans)) return plans as FinalVerdict;
     const track = (): FinalVerdict => {
-      // Approving a message that also PREPAREs approves no later EXECUTE of it.
-      const review = this.#judgePrepared(facts);
       facts.forEach((statement, i) => {
-        this.#track(statement, plans[i], sql, review);
+        this.#track(statement, plans[i], sql);
       });
       return allowedWith(plans);
     };
@@ -167,10 +165,12 @@ export class PolicyStatementGate implements StatementGate {
     return judgeStatements(this.#options.policies, facts.map(withoutBody));
   }
 
-  /** The review a PREPARE's body needs (stored with it for EXECUTE), if any. */
-  #judgePrepared(facts: readonly StatementFacts[]): Verdict | undefined {
-    if (!facts.some(isPrepare)) return undefined;
-    const verdict = this.#judge(facts);
+  /**
+   * The review a PREPARE's body needs, stored with it so that every EXECUTE and Execute of it is
+   * held (approving the message that PREPAREs approves no later run of it).
+   */
+  #bodyReview(body: StatementFacts): Verdict | undefined {
+    const verdict = judgeStatements(this.#options.policies, [body]);
     return verdict.action === 'review' ? verdict : undefined;
   }
 
@@ -200,7 +200,7 @@ export class PolicyStatementGate implements StatementGate {
     // More than one statement is refused by the server itself; it never becomes a statement.
     if (only !== undefined && extra === undefined) {
       if (!this.#statements.has(name)) this.#statements.set(name, { facts: only, plan, sql, review });
-      this.#track(only, plan, sql, undefined);
+      this.#track(only, plan, sql);
     } else if (review !== undefined) {
       return this.#refuse(review, facts);
     }
@@ -406,9 +406,9 @@ export class PolicyStatementGate implements StatementGate {
     if (stored === undefined) {
       return { ...f, effects: ['unknown'], unknownNodes: [`${what}, which the gateway has not allowed`] };
     }
+    // Judged as what it runs, kind included: a `kinds: [DeleteStmt]` rule must see through EXECUTE.
     return {
       ...stored,
-      kind: f.kind,
       functions: [...new Set([...stored.functions, ...f.functions])].sort(),
       ...(f.prepared === undefined ? {} : { prepared: f.prepared }),
     };
@@ -418,13 +418,13 @@ export class PolicyStatementGate implements StatementGate {
    * Mirrors the server's SQL-level statement and cursor lifecycle for allowed statements, once
    * the whole message is allowed (a refusal anywhere in it stores nothing).
    */
-  #track(f: StatementFacts, plan: ResultPlan | undefined, sql: string, review: Verdict | undefined): void {
+  #track(f: StatementFacts, plan: ResultPlan | undefined, sql: string): void {
     const p = f.prepared;
     if (p === undefined) return;
     switch (p.action) {
       case 'prepare':
         if (p.name !== undefined && p.inner !== undefined && !this.#statements.has(p.name))
-          this.#statements.set(p.name, { facts: p.inner, plan, sql, review });
+          this.#statements.set(p.name, { facts: p.inner, plan, sql, review: this.#bodyReview(p.inner) });
         break;
       case 'declare':
         if (p.name !== undefined && p.inner !== undefined)
