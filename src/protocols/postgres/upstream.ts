@@ -319,19 +319,32 @@ async function login(
   }
 }
 
+/** How long to wait for the server to close a cancel connection, i.e. to have signalled the backend. */
+const CANCEL_PROCESSED_TIMEOUT_MS = 2000;
+
 /**
  * Sends a CancelRequest for one upstream backend on a new connection, as the protocol requires.
- * The server never answers; we close once the bytes are out.
+ * The server never answers; it closes the connection once it has signalled the backend. Resolves
+ * only then (or after a short timeout), so a caller that waits for it knows the signal is not
+ * still in flight towards the backend's next statement.
  */
 export async function sendUpstreamCancel(target: UpstreamTarget, key: BackendKey): Promise<void> {
   const plain = await openSocket(target);
   try {
     const socket = target.tls.mode === 'disable' ? plain : await negotiateTls(plain, target);
     await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CANCEL_PROCESSED_TIMEOUT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      socket.once('close', done);
+      socket.once('end', done);
+      socket.once('error', done);
       socket.end(
         encodeCancelRequest({ type: 'CancelRequest', processId: key.processId, secretKey: key.secretKey }),
-        resolve,
       );
+      socket.resume();
     });
   } finally {
     plain.destroy();
