@@ -7,7 +7,7 @@
  * change commits and never for a change that rolled back.
  */
 import { GatewayError } from '../core/errors.ts';
-import type { SqlExecutor, SqlQuerier } from './sql-executor.ts';
+import type { Int8, SqlExecutor, SqlQuerier } from './sql-executor.ts';
 import type {
   AccessRequestRecord,
   ApprovalRepository,
@@ -29,9 +29,6 @@ const RETURNING = `RETURNING *, pg_notify('${CHANNEL}', id)`;
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
-
-/** bigint columns: pg hands them back as strings, PGlite as numbers. */
-type Int8 = string | number | bigint;
 
 /** A decision as stored in the `decisions` jsonb array. */
 type StoredDecision = Omit<RequestDecision, 'at'> & { at: string };

@@ -114,6 +114,42 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX approval_requests_created_idx ON sluice.approval_requests (created_at DESC, seq DESC);
     `,
   },
+  {
+    version: 4,
+    name: 'audit',
+    sql: `
+      -- The hash-chained audit log (see src/audit/chain.ts). Append only; seq is 1, 2, … without
+      -- gaps, and the primary key refuses a second record at a seq, so two writers can never fork
+      -- the chain. A hash covers the exact 'at' string and event value: timestamptz keeps an
+      -- instant, not its spelling, and jsonb rewrites JSON (key order, number forms) and refuses
+      -- the NUL character, so both are kept as the text given; 'at' also as timestamptz, to
+      -- select by time.
+      CREATE TABLE sluice.audit_events (
+        seq       bigint PRIMARY KEY CHECK (seq > 0),
+        at        timestamptz NOT NULL,
+        at_text   text NOT NULL,
+        type      text NOT NULL,
+        event     text NOT NULL,
+        prev_hash text NOT NULL,
+        hash      text NOT NULL
+      );
+      CREATE INDEX audit_events_at_idx ON sluice.audit_events (at);
+      -- Signed statements that the chain ended at (seq, hash): what a verifier trusts.
+      CREATE TABLE sluice.audit_checkpoints (
+        seq       bigint PRIMARY KEY,
+        hash      text NOT NULL,
+        at        text NOT NULL,
+        key_id    text NOT NULL,
+        signature text NOT NULL
+      );
+      -- The public halves of the checkpoint signing keys; the private halves never enter the store.
+      CREATE TABLE sluice.audit_keys (
+        key_id     text PRIMARY KEY,
+        public_key text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

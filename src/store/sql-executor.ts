@@ -8,6 +8,9 @@ import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
 import type { PgListener } from './pg-listener.ts';
 
+/** bigint columns: pg hands them back as strings, PGlite as numbers. */
+export type Int8 = string | number | bigint;
+
 export interface SqlQuerier {
   /** One statement with `$n` parameters; resolves to the rows. */
   query<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;

@@ -5,6 +5,7 @@
 import type { Logger } from '../core/logger.ts';
 import { SqlApiKeyRepository } from './api-key-repository.ts';
 import { SqlApprovalRepository } from './approval-repository.ts';
+import { SqlAuditRepository } from './audit-repository.ts';
 import { migrate } from './migrations.ts';
 import { SqlSecretRepository } from './secret-repository.ts';
 import type { SqlExecutor } from './sql-executor.ts';
@@ -32,6 +33,7 @@ export async function openSqlStore(
     apiKeys: new SqlApiKeyRepository(db),
     secrets: new SqlSecretRepository(db),
     approvals: new SqlApprovalRepository(db),
+    audit: new SqlAuditRepository(db),
     ping: async () => {
       await db.query('SELECT 1');
     },

@@ -1,9 +1,11 @@
 /**
  * @module store/store
- * The gateway's own state (API keys today; grants, approvals, audit later). One interface, two
- * backends: embedded PGlite for a single process and PostgreSQL for replicas sharing one store.
+ * The gateway's own state: API keys, vault secrets, approvals and grants, the audit log. One
+ * interface, two backends: embedded PGlite for a single process and PostgreSQL for replicas
+ * sharing one store.
  * Both run the same SQL (see `sql-store.ts`), so a behaviour seen in one is the behaviour of both.
  */
+import type { ChainedEvent, Checkpoint } from '../audit/chain.ts';
 
 export interface ApiKeyRecord {
   id: string;
@@ -258,12 +260,75 @@ export interface ApprovalRepository {
   onChange(listener: (id: string) => void): Promise<() => Promise<void>>;
 }
 
+/** What is appended to the audit log; the repository adds `seq` and the hashes (see `chainNext`). */
+export interface NewAuditEvent {
+  /** `Date#toISOString` output; stored as this very string, since the hash covers it. */
+  readonly at: string;
+  /** The event's own `type`, when it has one. */
+  readonly type: string;
+  /** A plain JSON value; stored as its JSON text, so it reads back deep-equal. */
+  readonly event: unknown;
+}
+
+/** Selects audit records by seq and time; records come back in seq order. */
+export interface AuditRange {
+  /** Inclusive. */
+  readonly fromSeq?: number;
+  /** Inclusive. */
+  readonly toSeq?: number;
+  /** Only records whose `at` is at or after this ISO time. */
+  readonly sinceAt?: string;
+  /** At most this many records; default 1000. */
+  readonly limit?: number;
+}
+
+/** The public half of a checkpoint signing key. */
+export interface AuditKey {
+  readonly keyId: string;
+  /** SPKI PEM. */
+  readonly publicKeyPem: string;
+}
+
+/**
+ * The hash-chained audit log (see src/audit/chain.ts), its signed checkpoints and the public keys
+ * that verify them. Records are only ever appended; nothing here updates or deletes one.
+ */
+export interface AuditRepository {
+  /**
+   * Appends `items` after the current head, in order, as one transaction; the hashes are linked
+   * with `chainNext`. Appends are serialized across every replica sharing the store, so the log
+   * stays one gap-free chain. Returns the stored records (`[]` for no items, without touching the
+   * store).
+   * @throws RangeError from `chainNext` for an item the chain refuses; nothing is appended then.
+   */
+  append(items: readonly NewAuditEvent[]): Promise<ChainedEvent[]>;
+  /** The newest record's seq and hash; undefined while the log is empty. */
+  head(): Promise<{ seq: number; hash: string } | undefined>;
+  /** One page of records, for streaming verification and export. */
+  range(options: AuditRange): Promise<ChainedEvent[]>;
+  /** The record just before `seq` (whose hash a range starting at `seq` links to), or undefined. */
+  before(seq: number): Promise<ChainedEvent | undefined>;
+  /** Keeps the first checkpoint stored for a seq (replicas may sign the same head). */
+  addCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  /** Every checkpoint, by seq. */
+  checkpoints(): Promise<Checkpoint[]>;
+  /**
+   * Registers a signing key's public half; registering it again is a no-op.
+   * @throws GatewayError GW_ERR_STORE when `keyId` is already registered with a different key.
+   */
+  addKey(keyId: string, publicKeyPem: string): Promise<void>;
+  /** Every registered key, oldest first. */
+  keys(): Promise<AuditKey[]>;
+}
+
 export interface Store {
   readonly apiKeys: ApiKeyRepository;
   /** Encrypted vault rows; use src/vault, which encrypts and decrypts, rather than this directly. */
   readonly secrets: SecretRepository;
   /** Statement approvals and access requests (see src/approvals). */
   readonly approvals: ApprovalRepository;
+  /** The tamper-evident audit log (see src/audit). */
+  readonly audit: AuditRepository;
   readonly kind: 'pglite' | 'postgres';
   /** Resolves when the store answers a trivial query (readiness probes). */
   ping(): Promise<void>;

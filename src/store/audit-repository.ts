@@ -1,0 +1,171 @@
+/**
+ * @module store/audit-repository
+ * The hash-chained audit log in `sluice.audit_events`, its checkpoints and signing keys, written
+ * once against {@link SqlExecutor} for both backends. Hashing is src/audit/chain.ts's; this module
+ * stores records so that their hashes can be recomputed from what is read back: `at` and the
+ * event are kept as the text given, so they read back as the values that were hashed.
+ */
+import { type ChainedEvent, type Checkpoint, chainNext } from '../audit/chain.ts';
+import { GatewayError } from '../core/errors.ts';
+import type { Int8, SqlExecutor, SqlQuerier } from './sql-executor.ts';
+import type { AuditKey, AuditRange, AuditRepository, NewAuditEvent } from './store.ts';
+
+const DEFAULT_LIMIT = 1000;
+
+/**
+ * Appends serialize on this transaction-scoped advisory lock (key: 'sl_audit' in ASCII, apart
+ * from the migration lock's), so concurrent appenders on every replica chain one after another
+ * instead of colliding on a seq; COMMIT or ROLLBACK releases it, so a crashed appender never holds it.
+ */
+const APPEND_LOCK = `SELECT pg_advisory_xact_lock(x'736c5f6175646974'::bigint)`;
+
+const EVENT_COLUMNS = 'seq, at_text, type, event, prev_hash, hash';
+
+interface EventRow {
+  seq: Int8;
+  at_text: string;
+  type: string;
+  event: string;
+  prev_hash: string;
+  hash: string;
+}
+
+interface CheckpointRow {
+  seq: Int8;
+  hash: string;
+  at: string;
+  key_id: string;
+  signature: string;
+}
+
+function toEvent(row: EventRow): ChainedEvent {
+  return {
+    seq: Number(row.seq),
+    at: row.at_text,
+    type: row.type,
+    event: JSON.parse(row.event),
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function toCheckpoint(row: CheckpointRow): Checkpoint {
+  return {
+    seq: Number(row.seq),
+    hash: row.hash,
+    at: row.at,
+    keyId: row.key_id,
+    signature: row.signature,
+  };
+}
+
+async function newest(db: SqlQuerier): Promise<{ seq: number; hash: string } | undefined> {
+  const [row] = await db.query<Pick<EventRow, 'seq' | 'hash'>>(
+    'SELECT seq, hash FROM sluice.audit_events ORDER BY seq DESC LIMIT 1',
+  );
+  return row && { seq: Number(row.seq), hash: row.hash };
+}
+
+export class SqlAuditRepository implements AuditRepository {
+  readonly #db: SqlExecutor;
+
+  constructor(db: SqlExecutor) {
+    this.#db = db;
+  }
+
+  async append(items: readonly NewAuditEvent[]): Promise<ChainedEvent[]> {
+    if (items.length === 0) return [];
+    return this.#db.transaction(async (tx) => {
+      await tx.query(APPEND_LOCK);
+      const chained = chainNext(await newest(tx), items);
+      // One statement for the whole batch: each column as an array, zipped back into rows by unnest.
+      const rows = await tx.query<EventRow>(
+        `INSERT INTO sluice.audit_events (seq, at, at_text, type, event, prev_hash, hash)
+         SELECT seq, at_text::timestamptz, at_text, type, event, prev_hash, hash
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+           AS t(seq, at_text, type, event, prev_hash, hash)
+         RETURNING ${EVENT_COLUMNS}`,
+        [
+          chained.map((record) => record.seq),
+          chained.map((record) => record.at),
+          chained.map((record) => record.type),
+          chained.map((record) => JSON.stringify(record.event)),
+          chained.map((record) => record.prevHash),
+          chained.map((record) => record.hash),
+        ],
+      );
+      // RETURNING promises no order.
+      return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
+    });
+  }
+
+  head(): Promise<{ seq: number; hash: string } | undefined> {
+    return newest(this.#db);
+  }
+
+  async range(options: AuditRange): Promise<ChainedEvent[]> {
+    const rows = await this.#db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM sluice.audit_events
+       WHERE ($1::bigint IS NULL OR seq >= $1) AND ($2::bigint IS NULL OR seq <= $2)
+         AND ($3::timestamptz IS NULL OR at >= $3)
+       ORDER BY seq LIMIT $4`,
+      [
+        options.fromSeq ?? null,
+        options.toSeq ?? null,
+        options.sinceAt ?? null,
+        Math.max(Math.trunc(options.limit ?? DEFAULT_LIMIT), 0),
+      ],
+    );
+    return rows.map(toEvent);
+  }
+
+  async before(seq: number): Promise<ChainedEvent | undefined> {
+    const [row] = await this.#db.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM sluice.audit_events WHERE seq < $1 ORDER BY seq DESC LIMIT 1`,
+      [seq],
+    );
+    return row && toEvent(row);
+  }
+
+  async addCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO sluice.audit_checkpoints (seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (seq) DO NOTHING`,
+      [checkpoint.seq, checkpoint.hash, checkpoint.at, checkpoint.keyId, checkpoint.signature],
+    );
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    const rows = await this.#db.query<CheckpointRow>(
+      'SELECT seq, hash, at, key_id, signature FROM sluice.audit_checkpoints ORDER BY seq',
+    );
+    return rows.map(toCheckpoint);
+  }
+
+  /**
+   * One statement, safe against a concurrent registration: the no-op update returns the row when
+   * the stored key is the same, and nothing when it differs.
+   */
+  async addKey(keyId: string, publicKeyPem: string): Promise<void> {
+    const rows = await this.#db.query(
+      `INSERT INTO sluice.audit_keys (key_id, public_key) VALUES ($1, $2)
+       ON CONFLICT (key_id) DO UPDATE SET public_key = excluded.public_key
+         WHERE audit_keys.public_key = excluded.public_key
+       RETURNING key_id`,
+      [keyId, publicKeyPem],
+    );
+    if (rows.length === 0) {
+      throw new GatewayError(
+        'GW_ERR_STORE',
+        `audit key ${keyId} is already registered with a different public key`,
+      );
+    }
+  }
+
+  async keys(): Promise<AuditKey[]> {
+    const rows = await this.#db.query<{ key_id: string; public_key: string }>(
+      'SELECT key_id, public_key FROM sluice.audit_keys ORDER BY created_at, key_id',
+    );
+    return rows.map((row) => ({ keyId: row.key_id, publicKeyPem: row.public_key }));
+  }
+}
