@@ -6,8 +6,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../core/duration.ts';
 import { createApiKey } from '../identity/api-keys.ts';
-import type { ApiKeyRecord, Store } from '../store/store.ts';
-import { addStoreOptions, openStoreFromOptions, type StoreOptions } from './store-option.ts';
+import type { ApiKeyRecord } from '../store/store.ts';
+import { addStoreOptions, type StoreOptions, withStore } from './store-option.ts';
 import { printFields, printTable } from './table.ts';
 
 interface CreateOptions extends StoreOptions {
@@ -109,15 +109,6 @@ export function registerKeysCommands(program: Command): void {
       else console.log(`revoked ${record.id} (${record.name}) at ${formatDate(record.revokedAt, '-')}`);
     }),
   );
-}
-
-async function withStore(opts: StoreOptions, work: (store: Store) => Promise<void>): Promise<void> {
-  const store = await openStoreFromOptions(opts);
-  try {
-    await work(store);
-  } finally {
-    await store.close();
-  }
 }
 
 /** Everything about a key except its hash. */

@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { registerApprovalsCommands } from './approvals.ts';
+import { registerAuditCommands } from './audit.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerPolicyCommands } from './policy.ts';
@@ -20,6 +21,7 @@ registerDemoCommand(program);
 registerKeysCommands(program);
 registerSecretsCommands(program);
 registerPolicyCommands(program);
+registerAuditCommands(program);
 registerApprovalsCommands(program);
 
 try {

@@ -43,3 +43,13 @@ export async function openStoreFromOptions(
   const logger = createLogger({ level: env.SLUICE_LOG_LEVEL ?? 'warn', destination: process.stderr });
   return openStore(await resolveStoreUrl(opts, env), { logger });
 }
+
+/** Runs `work` with the store open, closing it afterwards whatever happens. */
+export async function withStore<T>(opts: StoreOptions, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStoreFromOptions(opts);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}

@@ -234,6 +234,15 @@ export type ApprovalsConfig = {
   notify: WebhookConfig[];
 };
 
+export type AuditConfig = {
+  /** Ed25519 private key (PEM) for checkpoints; absent: generated once in the data dir. */
+  signingKey?: SecretRef;
+  /** Sign the chain's head after this many events… */
+  checkpointEvery: number;
+  /** …or this long after the first unsigned event. */
+  checkpointIntervalMs: number;
+};
+
 export type SluiceConfig = {
   listen: { postgres: ListenerConfig };
   admin: AdminConfig;
@@ -249,6 +258,7 @@ export type SluiceConfig = {
   logging: { level: LogLevel };
   masking: MaskingConfig;
   approvals: ApprovalsConfig;
+  audit: AuditConfig;
   /** Present when the file has a `vault` section. */
   vault?: VaultConfig;
 };
@@ -912,6 +922,20 @@ export const configSchema = z
       .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .prefault({}),
     masking: maskingSchema,
+    audit: z
+      .strictObject({
+        signingKey: secretRefSchema.optional(),
+        checkpointEvery: z.int().min(1).default(1000),
+        checkpointInterval: duration({ zeroDisables: false }).default(60_000),
+      })
+      .prefault({})
+      .transform(
+        ({ signingKey, checkpointEvery, checkpointInterval }): AuditConfig => ({
+          ...(signingKey === undefined ? {} : { signingKey }),
+          checkpointEvery,
+          checkpointIntervalMs: checkpointInterval,
+        }),
+      ),
     approvals: z
       .strictObject({
         publicUrl: z

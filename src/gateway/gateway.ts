@@ -10,7 +10,10 @@ import { hostname } from 'node:os';
 import type { SecureContext } from 'node:tls';
 import { startAdminServer } from '../api/admin-server.ts';
 import { WebhookNotifier } from '../approvals/notify.ts';
+import { keyIdOf } from '../audit/chain.ts';
 import { type AuditSink, logAuditSink } from '../audit/events.ts';
+import { loadSigningKey } from '../audit/signing-key.ts';
+import { fanOut, StoreAuditSink } from '../audit/store-sink.ts';
 import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
 import { resolveSecret, type SecretVault } from '../config/secret-ref.ts';
 import { ClientFacingError } from '../core/errors.ts';
@@ -286,7 +289,21 @@ export async function startGateway(
     // One cache for every session: repeated statement shapes are parsed once per gateway.
     const analyzer = createStatementAnalyzer();
 
-    const audit = logAuditSink(logger.child({ component: 'audit' }));
+    const auditLogger = logger.child({ component: 'audit' });
+    const signingKey = await loadSigningKey(config.audit.signingKey, config.dataDir, env);
+    await store.audit.addKey(keyIdOf(signingKey.publicKey), signingKey.publicKeyPem);
+    const auditLog = new StoreAuditSink({
+      log: store.audit,
+      key: signingKey,
+      logger: auditLogger,
+      checkpointEvery: config.audit.checkpointEvery,
+      checkpointIntervalMs: config.audit.checkpointIntervalMs,
+    });
+    // Runs after the listener and admin server have closed (closers run newest first), so the
+    // events of the shutdown itself are written before the store closes.
+    closers.unshift(() => auditLog.close());
+    metrics.observeAudit(auditLog);
+    const audit = fanOut(logAuditSink(auditLogger), auditLog);
     const notifier = await webhookNotifier(config, env, vault, logger.child({ component: 'notify' }));
     closers.unshift(() => notifier.close());
     let sessions: Iterable<PostgresSession> = [];
@@ -433,7 +450,13 @@ export async function startGateway(
             () => ({ ok: true }),
             (error: unknown) => ({ ok: false, detail: (error as Error).message }),
           );
-          return { ok: storeCheck.ok, checks: { store: storeCheck, postgresListener: { ok: true } } };
+          const auditCheck = auditLog.stuck
+            ? { ok: false, detail: `${auditLog.lag} audit events waiting: appends to the store are failing` }
+            : { ok: true };
+          return {
+            ok: storeCheck.ok && auditCheck.ok,
+            checks: { store: storeCheck, audit: auditCheck, postgresListener: { ok: true } },
+          };
         },
       });
       const running = admin;

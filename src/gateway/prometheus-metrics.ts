@@ -90,6 +90,42 @@ export class PrometheusMetrics implements ConnectionMetrics {
     });
   }
 
+  /**
+   * The audit pipeline's state, read at each scrape: events waiting for the store, failed appends
+   * and events dropped because the queue was full (alert on any growth of the last two).
+   */
+  observeAudit(pipeline: {
+    readonly lag: number;
+    readonly failures: number;
+    readonly dropped: number;
+  }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'sluice_audit_queue_events',
+      help: 'Audit events waiting to be written to the store (sink lag).',
+      registers,
+      collect() {
+        this.set(pipeline.lag);
+      },
+    });
+    new Gauge({
+      name: 'sluice_audit_append_failures',
+      help: 'Failed attempts to append audit events to the store since start.',
+      registers,
+      collect() {
+        this.set(pipeline.failures);
+      },
+    });
+    new Gauge({
+      name: 'sluice_audit_dropped_events',
+      help: 'Audit events dropped because the queue was full since start.',
+      registers,
+      collect() {
+        this.set(pipeline.dropped);
+      },
+    });
+  }
+
   /** One approval or access-request event (see docs/approvals.md#audit-events). */
   approvalEvent(event: string, kind: string): void {
     this.#approvals.labels({ event, kind }).inc();

@@ -37,6 +37,8 @@ export interface TestGatewayOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Listener TLS; tests of plaintext refusal use the default (required). */
   readonly tls?: 'required' | 'off';
+  /** The gateway's store; default: a throwaway PGlite store in the data dir. */
+  readonly storeUrl?: string;
 }
 
 /** A debug logger whose lines are kept (for assertions) and fed to the suite-wide secret scan. */
@@ -56,7 +58,7 @@ export function recordingLogger(): { readonly logs: string[]; readonly logger: L
 export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-test-'));
   const { logs, logger } = recordingLogger();
-  const store = await openStore(`pglite://${join(dataDir, 'store')}`, { logger });
+  const store = await openStore(options.storeUrl ?? `pglite://${join(dataDir, 'store')}`, { logger });
   const listen = options.tls === 'off' ? '{ address: 127.0.0.1:0, tls: off }' : '127.0.0.1:0';
   const config = parseConfig(
     `listen:\n  postgres: ${listen}\nadmin:\n  listen: 127.0.0.1:0\ntls:\n  mode: auto\ndataDir: ${dataDir}\n${options.yaml}`,

@@ -103,6 +103,7 @@ describe('parseConfig: valid files', () => {
       },
       logging: { level: 'info' },
       approvals: { notify: [] },
+      audit: { checkpointEvery: 1000, checkpointIntervalMs: 60_000 },
       masking: {
         detectors: {},
         custom: [],

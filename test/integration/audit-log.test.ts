@@ -1,0 +1,237 @@
+/**
+ * The tamper-evident audit log end to end: a gateway on a PostgreSQL store writes its events
+ * (approvals, admin failures) into the hash chain with signed checkpoints; `sluice audit verify`
+ * passes on the untouched log and, after each raw edit to the store (a changed field, a deleted
+ * row, two swapped rows, a forged row with a correct-looking hash), fails naming the first bad
+ * sequence number. An export verifies offline with the exported public key.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventHash } from '../../src/audit/chain.ts';
+import { callApi } from '../helpers/approvals.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gatewayClient } from '../helpers/pg-client.ts';
+import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
+import { run } from '../helpers/run.ts';
+
+let target: TestDatabase;
+let storeDb: TestDatabase;
+let gw: TestGateway;
+let storeUrl: string;
+let dir: string;
+const keys: Record<string, string> = {};
+
+beforeAll(async () => {
+  target = await createTestDatabase('sluice_audit_t');
+  storeDb = await createTestDatabase('sluice_audit_s');
+  storeUrl = `postgres://${storeDb.role}@${PG_HOST}:${PG_PORT}/${storeDb.name}`;
+  dir = await mkdtemp(join(tmpdir(), 'sluice-audit-'));
+  await adminQuery(
+    `CREATE TABLE notes(id int primary key, body text);
+     INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 20) g;
+     ALTER TABLE notes OWNER TO ${target.role};`,
+    target.name,
+  );
+  gw = await startTestGateway({
+    storeUrl,
+    yaml: `connections:
+  - name: app
+    type: postgres
+    url: postgres://${target.role}@${PG_HOST}:${PG_PORT}/${target.name}
+policies:
+  - name: agents
+    subjects: { groups: [agents] }
+    connections: [app]
+    rules: [{ name: deletes, action: review, kinds: [DeleteStmt] }]
+    review: { mode: ticket, approvers: { groups: [dba] } }
+audit:
+  checkpointEvery: 3
+`,
+  });
+  keys.agent = await gw.createKey('agent', ['agents']);
+  keys.alice = await gw.createKey('alice', ['dba']);
+
+  // A scripted session: a refused (ticketed) delete, its approval, the approved run, and a
+  // failed admin login.
+  const client: pg.Client = gatewayClient(gw, keys.agent ?? '');
+  await client.connect();
+  const refused = await client.query('DELETE FROM notes WHERE id = 7').catch((e: pg.DatabaseError) => e);
+  const id = /apv_[0-9a-f]+/.exec((refused as pg.DatabaseError).hint ?? '')?.[0] ?? '';
+  await callApi(gw, keys.alice ?? '', 'POST', `/api/v1/approvals/${id}/approve`, { reason: 'ok' });
+  await client.query('DELETE FROM notes WHERE id = 7');
+  await client.end();
+  await callApi(gw, 'slk_not_a_real_key', 'GET', '/api/v1/keys');
+  // Closing flushes the audit queue and signs the head.
+  await gw.gateway.close();
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await rm(dir, { recursive: true, force: true });
+  await target?.drop();
+  await storeDb?.drop();
+});
+
+function sluice(args: readonly string[]) {
+  return run('node', ['bin/sluice.js', 'audit', ...args]);
+}
+
+function verify(extra: readonly string[] = []) {
+  return sluice(['verify', '--store', storeUrl, ...extra]);
+}
+
+async function storeQuery<R extends pg.QueryResultRow>(sql: string): Promise<R[]> {
+  return adminQuery<R>(sql, storeDb.name);
+}
+
+/** Applies a raw edit, runs `verify`, then restores the table exactly. */
+async function verifyAfter(edit: string) {
+  await storeQuery('CREATE TABLE sluice.audit_backup AS TABLE sluice.audit_events');
+  try {
+    await storeQuery(edit);
+    return await verify();
+  } finally {
+    await storeQuery(
+      'TRUNCATE sluice.audit_events; INSERT INTO sluice.audit_events SELECT * FROM sluice.audit_backup; DROP TABLE sluice.audit_backup',
+    );
+  }
+}
+
+describe('the audit log', () => {
+  it('holds each event of the session, chained and checkpointed, without any credential', async () => {
+    const rows = await storeQuery<{ seq: string; type: string; event: string }>(
+      'SELECT seq, type, event FROM sluice.audit_events ORDER BY seq',
+    );
+    const types = rows.map((r) => r.type);
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'approval.requested',
+        'approval.decided',
+        'approval.used',
+        'admin.auth_failed',
+      ]),
+    );
+    const requested = JSON.parse(rows.find((r) => r.type === 'approval.requested')?.event ?? '{}');
+    expect(requested).toMatchObject({
+      kind: 'statement',
+      connection: 'app',
+      policy: 'agents',
+      mode: 'ticket',
+    });
+    const everything = rows.map((r) => r.event).join('\n');
+    for (const key of Object.values(keys)) expect(everything).not.toContain(key);
+    expect(everything).not.toContain('slk_not_a_real_key');
+    const checkpoints = await storeQuery<{ seq: string }>('SELECT seq FROM sluice.audit_checkpoints');
+    expect(checkpoints.length).toBeGreaterThan(0);
+  });
+
+  it('verify passes on the untouched log', async () => {
+    const result = await verify();
+    expect(result.stdout).toMatch(
+      /^ok: \d+ events intact up to seq \d+; [1-9]\d* signed checkpoints verified/,
+    );
+    expect(result.code).toBe(0);
+  });
+
+  it('a changed field is found at its sequence number', async () => {
+    const result = await verifyAfter(
+      "UPDATE sluice.audit_events SET event = replace(event, '\"ok\"', '\"fine\"') WHERE type = 'approval.decided'",
+    );
+    const [row] = await storeQuery<{ seq: string }>(
+      "SELECT seq FROM sluice.audit_events WHERE type = 'approval.decided'",
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`first bad sequence number ${row?.seq}:`);
+  });
+
+  it('a deleted row is found', async () => {
+    const result = await verifyAfter('DELETE FROM sluice.audit_events WHERE seq = 2');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('first bad sequence number 2:');
+  });
+
+  it('two swapped rows are found', async () => {
+    const result = await verifyAfter(`
+      UPDATE sluice.audit_events a SET at = b.at, at_text = b.at_text, type = b.type, event = b.event,
+        prev_hash = b.prev_hash, hash = b.hash
+      FROM sluice.audit_backup b WHERE (a.seq, b.seq) IN ((2, 3), (3, 2))`);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('first bad sequence number 2:');
+  });
+
+  it('a forged row inserted with a correct hash of its own is found', async () => {
+    const [two] = await storeQuery<{ hash: string }>('SELECT hash FROM sluice.audit_events WHERE seq = 2');
+    const forged = {
+      seq: 3,
+      at: new Date().toISOString(),
+      type: 'key.revoked',
+      event: { type: 'key.revoked', keyId: 'ak_forged', name: 'nobody' },
+      prevHash: two?.hash ?? '',
+    };
+    const hash = eventHash(forged);
+    const result = await verifyAfter(`
+      UPDATE sluice.audit_events SET seq = seq + 1000000 WHERE seq >= 3;
+      UPDATE sluice.audit_events SET seq = seq - 1000000 + 1 WHERE seq > 1000000;
+      INSERT INTO sluice.audit_events (seq, at, at_text, type, event, prev_hash, hash)
+      VALUES (3, '${forged.at}', '${forged.at}', 'key.revoked', '${JSON.stringify(forged.event)}', '${forged.prevHash}', '${hash}')`);
+    // Seq 3 carries a signed checkpoint, so the forged row itself is named (without one, the
+    // broken link at the displaced row 4 would be).
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      'first bad sequence number 3: the chain was rewritten before checkpoint 3',
+    );
+  });
+
+  it('exports JSONL that verifies offline with the exported public key, and CEF', async () => {
+    const key = await sluice(['public-key', '--store', storeUrl]);
+    expect(key.stdout).toContain('-----BEGIN PUBLIC KEY-----');
+    const exported = await sluice(['export', '--store', storeUrl]);
+    expect(exported.code).toBe(0);
+    await writeFile(join(dir, 'key.pem'), key.stdout);
+    await writeFile(join(dir, 'log.jsonl'), exported.stdout);
+    const offline = await sluice([
+      'verify',
+      '--file',
+      join(dir, 'log.jsonl'),
+      '--public-key',
+      join(dir, 'key.pem'),
+    ]);
+    expect(offline.stdout).toMatch(/^ok: /);
+    expect(offline.code).toBe(0);
+
+    const lines = (await readFile(join(dir, 'log.jsonl'), 'utf8')).split('\n');
+    const at = lines.findIndex((line) => line.includes('"seq":2,'));
+    lines[at] = (lines[at] ?? '').replace('"approval.', '"approvaI.');
+    await writeFile(join(dir, 'tampered.jsonl'), lines.join('\n'));
+    const tampered = await sluice([
+      'verify',
+      '--file',
+      join(dir, 'tampered.jsonl'),
+      '--public-key',
+      join(dir, 'key.pem'),
+    ]);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toContain('first bad sequence number 2:');
+
+    const cef = await sluice(['export', '--store', storeUrl, '--format', 'cef']);
+    const first = cef.stdout.split('\n')[0] ?? '';
+    expect(first).toMatch(/^CEF:0\|Sluice\|sluice\|[^|]+\|[a-z_.]+\|[a-z_.]+\|\d+\|rt=\d+ /);
+    expect(first).toContain('cs1Label=seq cs1=1 ');
+  });
+
+  it('verify without the right key fails the checkpoints; without keys for a file it is not checked (exit 2)', async () => {
+    const other = join(dir, 'other.pem');
+    const { generateKeyPairSync } = await import('node:crypto');
+    await writeFile(
+      other,
+      generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    );
+    const wrongKey = await verify(['--public-key', other]);
+    expect(wrongKey.code).toBe(1);
+    const noKeys = await sluice(['verify', '--file', join(dir, 'log.jsonl')]);
+    expect(noKeys.code).toBe(2);
+  });
+});
