@@ -105,6 +105,30 @@ describe('ECS mapping', () => {
     expect(requestedEcs.user).toEqual({ id: 'k_3', name: 'bob' });
     expect(requestedEcs.event).not.toHaveProperty('outcome');
   });
+
+  it('maps the data-path session and statement events', () => {
+    const principal = { id: 'oidc:x#1', name: 'carol', kind: 'human', groups: ['dev'], claims: {} };
+    const items = [
+      { type: 'session.opened', sessionId: 's', principal, sourceAddress: '::1', connection: 'app' },
+      { type: 'statement.decided', sessionId: 's', principalId: 'oidc:x#1', decision: 'limit' },
+      { type: 'statement.decided', sessionId: 's', principalId: 'oidc:x#1', decision: 'review' },
+      { type: 'statement.completed', sessionId: 's', rows: 0, sqlstate: '42501', durationMs: 1 },
+      { type: 'auth.failed', protocol: 'postgres', sourceAddress: 'unix-socket' },
+    ].map((event) => ({ at: '2026-01-01T00:00:00.000Z', type: event.type, event }));
+    const [opened, limited, reviewed, completed, failed] = chainNext(undefined, items).map(toEcs);
+    expect(opened).toMatchObject({
+      event: { category: ['session'], type: ['start'], outcome: 'success' },
+      user: { id: 'oidc:x#1', name: 'carol' },
+      source: { address: '::1', ip: '::1' },
+    });
+    expect(limited).toMatchObject({ event: { type: ['access', 'allowed'], outcome: 'success' } });
+    expect(limited?.user).toEqual({ id: 'oidc:x#1' });
+    expect(reviewed?.event).toMatchObject({ type: ['access'] });
+    expect(reviewed?.event).not.toHaveProperty('outcome');
+    expect(completed?.event).toMatchObject({ category: ['database'], outcome: 'failure' });
+    expect(failed).toMatchObject({ event: { category: ['authentication'], outcome: 'failure' } });
+    expect(failed?.source).toEqual({ address: 'unix-socket' });
+  });
 });
 
 describe('JSONL file exporter', () => {

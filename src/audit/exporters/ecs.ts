@@ -11,12 +11,12 @@
  * | (constant `event`)                                | `event.kind`                               |
  * | `type` (table below)                              | `event.category`, `event.type`             |
  * | `type`                                            | `event.action`                             |
- * | `type` and `event.decision` (table below)         | `event.outcome` (omitted when not known)   |
+ * | `type`, with `event.decision` or `event.sqlstate` | `event.outcome` (omitted when not known)   |
  * | `seq`                                             | `event.sequence`                           |
  * | `hash`                                            | `event.hash`                               |
  * | `prevHash`                                        | `labels.prev_hash`, `sluice.prev_hash`     |
- * | `event.actor.id`, else `event.requester.id`       | `user.id`                                  |
- * | `event.actor.name`, else `event.requester.name`   | `user.name`                                |
+ * | `event.actor.id`, else `event.requester.id`, else `event.principal.id`, else `event.principalId` | `user.id` |
+ * | `event.actor.name`, else `event.requester.name`, else `event.principal.name` | `user.name`     |
  * | `event.actor.sourceAddress`, else `event.sourceAddress` | `source.address`; also `source.ip` when it is an IP address |
  * | `event` (the whole AuditEvent)                    | `sluice.event`                             |
  * | (constants)                                       | `ecs.version` 8.11.0, `event.module` sluice, `event.dataset` sluice.audit |
@@ -24,6 +24,7 @@
  * | `type`               | `event.category` | `event.type`                    | `event.outcome`                  |
  * | -------------------- | ---------------- | ------------------------------- | -------------------------------- |
  * | `admin.auth_failed`  | authentication   | start                           | failure                          |
+ * | `auth.failed`        | authentication   | start                           | failure                          |
  * | `key.created`        | iam              | creation                        | success                          |
  * | `key.revoked`        | iam              | deletion                        | success                          |
  * | `secret.set`         | configuration    | creation                        | success                          |
@@ -33,6 +34,10 @@
  * | `approval.closed`    | iam              | end                             | —                                |
  * | `approval.used`      | database         | access                          | success                          |
  * | `access.ended`       | session          | end                             | success                          |
+ * | `session.opened`     | session          | start                           | success                          |
+ * | `session.closed`     | session          | end                             | —                                |
+ * | `statement.decided`  | database         | access + allowed (allow, limit) / denied (deny); access (review) | success / failure / — |
+ * | `statement.completed`| database         | access                          | success (no sqlstate) / failure  |
  * | anything else        | —                | —                               | —                                |
  *
  * docs/audit-ecs.md carries the same tables for operators; keep the two in step.
@@ -50,18 +55,45 @@ interface Classification {
   readonly outcome?: Outcome;
 }
 
-/** By record type; `approval.decided` is refined by its decision in `classify`. */
-const CLASSIFICATION: Readonly<Record<string, Classification>> = {
+/** By record type; some are refined by a field of the event (a decision, an error). */
+const CLASSIFICATION: Readonly<
+  Record<string, Classification | ((event: Record<string, unknown>) => Classification)>
+> = {
   'admin.auth_failed': { category: ['authentication'], type: ['start'], outcome: 'failure' },
+  'auth.failed': { category: ['authentication'], type: ['start'], outcome: 'failure' },
   'key.created': { category: ['iam'], type: ['creation'], outcome: 'success' },
   'key.revoked': { category: ['iam'], type: ['deletion'], outcome: 'success' },
   'secret.set': { category: ['configuration'], type: ['creation'], outcome: 'success' },
   'secret.rotated': { category: ['configuration'], type: ['change'], outcome: 'success' },
   'approval.requested': { category: ['iam'], type: ['info'] },
+  'approval.decided': (event) => decided(['iam'], ['change'], event.decision, 'approve', 'deny'),
   'approval.closed': { category: ['iam'], type: ['end'] },
   'approval.used': { category: ['database'], type: ['access'], outcome: 'success' },
   'access.ended': { category: ['session'], type: ['end'], outcome: 'success' },
+  'session.opened': { category: ['session'], type: ['start'], outcome: 'success' },
+  'session.closed': { category: ['session'], type: ['end'] },
+  // A limit lets the statement run (capped); a review holds it, undecided yet.
+  'statement.decided': (event) =>
+    decided(['database'], ['access'], event.decision === 'limit' ? 'allow' : event.decision, 'allow', 'deny'),
+  'statement.completed': (event) => ({
+    category: ['database'],
+    type: ['access'],
+    outcome: event.sqlstate === null ? 'success' : 'failure',
+  }),
 };
+
+/** `allowed`/success for the approving decision, `denied`/failure for the refusing one. */
+function decided(
+  category: readonly string[],
+  type: readonly string[],
+  decision: unknown,
+  allow: string,
+  deny: string,
+): Classification {
+  if (decision === allow) return { category, type: [...type, 'allowed'], outcome: 'success' };
+  if (decision === deny) return { category, type: [...type, 'denied'], outcome: 'failure' };
+  return { category, type };
+}
 
 /** The record's event as an object, or an empty one: stored events may have any JSON shape. */
 function fields(event: unknown): Record<string, unknown> {
@@ -75,17 +107,14 @@ function text(value: unknown): string | undefined {
 }
 
 function classify(type: string, event: Record<string, unknown>): Classification | undefined {
-  if (type !== 'approval.decided') return CLASSIFICATION[type];
-  if (event.decision === 'approve')
-    return { category: ['iam'], type: ['change', 'allowed'], outcome: 'success' };
-  if (event.decision === 'deny') return { category: ['iam'], type: ['change', 'denied'], outcome: 'failure' };
-  return { category: ['iam'], type: ['change'] };
+  const entry = CLASSIFICATION[type];
+  return typeof entry === 'function' ? entry(event) : entry;
 }
 
-/** Who the record is about: the actor that did it, else the requester that asked. */
+/** Who the record is about: the actor that did it, else the requester or session principal. */
 function user(event: Record<string, unknown>): Record<string, string> | undefined {
-  const who = fields(event.actor ?? event.requester);
-  const id = text(who.id);
+  const who = fields(event.actor ?? event.requester ?? event.principal);
+  const id = text(who.id) ?? text(event.principalId);
   const name = text(who.name);
   if (id === undefined && name === undefined) return undefined;
   return { ...(id === undefined ? {} : { id }), ...(name === undefined ? {} : { name }) };

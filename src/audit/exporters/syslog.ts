@@ -79,7 +79,9 @@ const DRAIN_POLL_MS = 20;
 /** Refused credentials and break-glass access stand out; everything else is routine. */
 function severity(record: ChainedEvent): number {
   const breakGlass = (record.event as { breakGlass?: unknown } | null)?.breakGlass === true;
-  const notable = record.type.endsWith('auth_failed') || record.type.includes('break_glass') || breakGlass;
+  const type = record.type;
+  const notable =
+    type.endsWith('auth_failed') || type === 'auth.failed' || type.includes('break_glass') || breakGlass;
   return notable ? SEVERITY_WARNING : SEVERITY_NOTICE;
 }
 
