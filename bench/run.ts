@@ -8,12 +8,20 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureAnalysis } from './analysis.ts';
+import { measureAuditPipeline } from './audit.ts';
 import { type CleanupScope, runWithCleanup } from './cleanup.ts';
 import { BENCH_DATABASE, createBenchDatabase, dropBenchDatabase } from './database.ts';
 import { describeMachine } from './machine.ts';
 import { measureMasking } from './masking.ts';
 import { percentile, runPgbench } from './pgbench.ts';
-import { docsSection, markdownTable, progressLine, verdictLines, writeDocsSection } from './report.ts';
+import {
+  auditLines,
+  docsSection,
+  markdownTable,
+  progressLine,
+  verdictLines,
+  writeDocsSection,
+} from './report.ts';
 import type { Cell, CellResult } from './results.ts';
 import { type BenchSettings, readSettings } from './settings.ts';
 import { gatewayTarget, startTargets, type Target } from './targets.ts';
@@ -125,7 +133,7 @@ async function bench(settings: BenchSettings, { defer, signal }: CleanupScope): 
   const machine = await describeMachine();
 
   const { targets, notes } = await startTargets({ workDir, defer });
-  notes.push(...(await measureAnalysis()));
+  notes.push(...(await measureAnalysis()), ...(await measureAuditPipeline(workDir)));
   for (const note of notes) console.log(note);
   const cellCount = cells.length * targets.length;
   console.log(
@@ -151,7 +159,7 @@ async function bench(settings: BenchSettings, { defer, signal }: CleanupScope): 
   );
   const targetOrder = targets.map((target) => target.name);
   const table = markdownTable(results, targetOrder);
-  const verdicts = verdictLines(results, settings, targetOrder);
+  const verdicts = [...verdictLines(results, settings, targetOrder), ...auditLines(results, settings)];
   console.log(`\n${table}\n\n${verdicts.join('\n')}\n\n${notes.join('\n')}`);
   if (settings.writeDocs) {
     const section = docsSection({ table, verdicts, notes, machine, settings, date: new Date() });

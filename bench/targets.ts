@@ -17,6 +17,7 @@ export type TargetName =
   | 'pgbouncer'
   | 'gateway-tls-off'
   | 'gateway-no-guardrails'
+  | 'gateway-no-audit'
   | 'gateway-no-masking'
   | 'gateway-tls-on';
 
@@ -84,7 +85,7 @@ const NO_GUARDRAILS = `    guardrails: { ${GUARDRAIL_NAMES.map((name) => `${name
 function gatewayConfigYaml(
   tls: 'off' | 'required',
   storeDir: string,
-  options: { guardrails: boolean; masking: boolean },
+  options: { guardrails: boolean; masking: boolean; statementAudit: boolean },
 ): string {
   const listen = tls === 'off' ? '{ address: 127.0.0.1:0, tls: off }' : '127.0.0.1:0';
   return `listen:
@@ -102,14 +103,19 @@ policies:
   - name: bench
     subjects: { groups: [${KEY_GROUP}] }
     connections: [${GATEWAY_CONNECTION}]
-${options.guardrails ? '' : NO_GUARDRAILS}${options.masking ? '' : '    masking: off\n'}logging:
+${options.guardrails ? '' : NO_GUARDRAILS}${options.masking ? '' : '    masking: off\n'}${options.statementAudit ? '' : 'audit:\n  statements: false\n'}logging:
   level: info
 `;
 }
 
 export async function gatewayTarget(
   context: TargetContext,
-  name: 'gateway-tls-off' | 'gateway-no-guardrails' | 'gateway-no-masking' | 'gateway-tls-on',
+  name:
+    | 'gateway-tls-off'
+    | 'gateway-no-guardrails'
+    | 'gateway-no-audit'
+    | 'gateway-no-masking'
+    | 'gateway-tls-on',
 ): Promise<Target> {
   const tls = name === 'gateway-tls-on' ? 'required' : 'off';
   const dir = join(context.workDir, name);
@@ -120,6 +126,7 @@ export async function gatewayTarget(
     gatewayConfigYaml(tls, join(dir, 'store'), {
       guardrails: name !== 'gateway-no-guardrails',
       masking: name !== 'gateway-no-masking',
+      statementAudit: name !== 'gateway-no-audit',
     }),
   );
   const { process, ready } = await startNodeProxy(
@@ -153,6 +160,7 @@ export async function startTargets(context: TargetContext): Promise<{ targets: T
   targets.push(
     await gatewayTarget(context, 'gateway-tls-off'),
     await gatewayTarget(context, 'gateway-no-guardrails'),
+    await gatewayTarget(context, 'gateway-no-audit'),
     await gatewayTarget(context, 'gateway-tls-on'),
   );
   return { targets, notes };

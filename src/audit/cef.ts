@@ -24,7 +24,7 @@ function extension(text: string): string {
 
 /** 0–10: refusals of credentials and break-glass access stand out; the rest is routine. */
 function severity(type: string): number {
-  if (type.endsWith('auth_failed')) return 5;
+  if (type.endsWith('auth_failed') || type === 'auth.failed') return 5;
   if (type.includes('break_glass')) return 8;
   return 3;
 }

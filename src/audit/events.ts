@@ -18,6 +18,15 @@ export interface AuditActor {
   readonly sourceAddress: string;
 }
 
+/** A principal as recorded: identity, groups and the claims that identify it, never a credential. */
+export interface AuditPrincipal {
+  readonly id: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly groups: readonly string[];
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
 export type AuditEvent =
   | {
       readonly type: 'admin.auth_failed';
@@ -90,6 +99,56 @@ export type AuditEvent =
       readonly mode: 'hold' | 'ticket';
     }
   | {
+      /** A client logged in and the upstream session is open. */
+      readonly type: 'session.opened';
+      readonly sessionId: string;
+      readonly principal: AuditPrincipal;
+      readonly sourceAddress: string;
+      readonly connection: string;
+      readonly policy: string;
+      /** The access grant it runs under, if any. */
+      readonly grant: string | null;
+      readonly tls: { readonly protocol: string; readonly cipher: string } | null;
+    }
+  | {
+      readonly type: 'session.closed';
+      readonly sessionId: string;
+      readonly reason: string;
+      readonly durationMs: number;
+      readonly bytesFromClient: number;
+      readonly bytesToClient: number;
+      readonly statements: number;
+    }
+  | {
+      /** Written before the statement is forwarded (or refused). */
+      readonly type: 'statement.decided';
+      readonly sessionId: string;
+      readonly principalId: string;
+      readonly connection: string;
+      /** The statement with every value the DLP detectors find masked; cut at 8 KiB. */
+      readonly text: string;
+      readonly truncated: boolean;
+      readonly kinds: readonly string[];
+      readonly decision: 'allow' | 'deny' | 'review' | 'limit';
+      readonly policy: string;
+      readonly rule: string;
+    }
+  | {
+      readonly type: 'statement.completed';
+      readonly sessionId: string;
+      readonly rows: number;
+      readonly bytes: number;
+      /** The error's SQLSTATE; null when it completed. */
+      readonly sqlstate: string | null;
+      readonly durationMs: number;
+    }
+  | {
+      /** A failed login on the data path (the credential itself is never recorded). */
+      readonly type: 'auth.failed';
+      readonly protocol: string;
+      readonly sourceAddress: string;
+    }
+  | {
       readonly type: 'access.ended';
       readonly requestId: string;
       readonly reason: 'expired' | 'revoked';
@@ -98,6 +157,24 @@ export type AuditEvent =
 
 export interface AuditSink {
   emit(event: AuditEvent): void;
+}
+
+/** Claims that identify a principal; the rest of a token stays out of records. */
+const IDENTIFYING_CLAIMS = ['iss', 'sub', 'email', 'name', 'preferred_username', 'auth_time'] as const;
+
+/** The principal as records show it: identity, groups and identifying claims only. */
+export function principalRecord(principal: Principal): AuditPrincipal {
+  const claims: Record<string, unknown> = {};
+  for (const name of IDENTIFYING_CLAIMS) {
+    if (principal.claims[name] !== undefined) claims[name] = principal.claims[name];
+  }
+  return {
+    id: principal.id,
+    name: principal.name,
+    kind: principal.kind,
+    groups: [...principal.groups],
+    claims,
+  };
 }
 
 export function actorOf(principal: Principal, sourceAddress: string): AuditActor {

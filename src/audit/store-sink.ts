@@ -13,6 +13,7 @@
 import type { Logger } from '../core/logger.ts';
 import { type ChainedEvent, type Checkpoint, signCheckpoint } from './chain.ts';
 import type { AuditEvent, AuditSink } from './events.ts';
+import type { AuditExporter } from './exporters/types.ts';
 import type { SigningKey } from './signing-key.ts';
 
 /** The part of the store's audit repository the sink needs. */
@@ -31,9 +32,11 @@ export interface StoreAuditSinkOptions {
   readonly checkpointIntervalMs?: number;
   /** Events held while the store is down; beyond this the oldest are dropped, loudly (default 100,000). */
   readonly maxQueued?: number;
+  /** SIEM exporters: each gets every record once it is chained (with its seq and hash). */
+  readonly exporters?: readonly AuditExporter[];
 }
 
-const BATCH = 500;
+const BATCH = 2000;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
@@ -44,7 +47,8 @@ interface Pending {
 }
 
 export class StoreAuditSink implements AuditSink {
-  readonly #options: Required<Omit<StoreAuditSinkOptions, 'logger' | 'log' | 'key'>> & StoreAuditSinkOptions;
+  readonly #options: Required<Omit<StoreAuditSinkOptions, 'logger' | 'log' | 'key' | 'exporters'>> &
+    StoreAuditSinkOptions;
   #queue: Pending[] = [];
   #writing: Promise<void> | undefined;
   #retryDelay = 0;
@@ -71,9 +75,15 @@ export class StoreAuditSink implements AuditSink {
     return this.#failures;
   }
 
-  /** True while events wait behind a failed append (readiness fails: the pipeline is stuck). */
+  /**
+   * True while events wait behind a failed append, or while the queue is past half its bound (the
+   * store cannot keep up): readiness fails, and `failMode: closed` sheds statements instead of
+   * letting the queue overflow and drop events.
+   */
   get stuck(): boolean {
-    return this.#lastAppendFailed && this.#queue.length > 0;
+    return (
+      (this.#lastAppendFailed && this.#queue.length > 0) || this.#queue.length >= this.#options.maxQueued / 2
+    );
   }
 
   /** Events dropped because the queue was full. */
@@ -127,6 +137,7 @@ export class StoreAuditSink implements AuditSink {
         'audit events could not be written before shutdown',
       );
     }
+    await Promise.all((this.#options.exporters ?? []).map((exporter) => exporter.close()));
   }
 
   #write(): void {
@@ -165,6 +176,7 @@ export class StoreAuditSink implements AuditSink {
   async #appended(records: readonly ChainedEvent[]): Promise<void> {
     const head = records.at(-1);
     if (head === undefined) return;
+    for (const exporter of this.#options.exporters ?? []) exporter.deliver(records);
     const count = (this.#unsigned?.count ?? 0) + records.length;
     this.#unsigned = { head, count };
     if (count >= this.#options.checkpointEvery) {

@@ -134,6 +134,8 @@ export type PolicyConfig = StatementPolicySpec & {
   /** `off` opts this policy's sessions out of masking (only if every applicable policy does). */
   masking: 'on' | 'off' | PolicyMaskingConfig;
   review: ReviewConfig;
+  /** `closed`: while the audit log cannot be written, this policy's statements are refused. */
+  audit: { failMode: 'closed' | 'open' };
   /** Present on grant policies, which never apply outside an approved access request. */
   grant?: GrantConfig | undefined;
 };
@@ -241,7 +243,16 @@ export type AuditConfig = {
   checkpointEvery: number;
   /** …or this long after the first unsigned event. */
   checkpointIntervalMs: number;
+  /** Record each statement's decision and outcome (sessions, approvals and admin changes always are). */
+  statements: boolean;
+  /** Where records go besides the store, once chained (SIEM export). */
+  sinks: AuditSinkConfig[];
 };
+
+export type AuditSinkConfig =
+  | { type: 'jsonl'; path: string; maxBytes: number; keep: number }
+  | { type: 'syslog'; address: Address; format: 'rfc5424' | 'cef'; tls: boolean; ca?: string | undefined }
+  | { type: 'webhook'; url: string; secret: SecretRef; spoolDir?: string | undefined };
 
 export type SluiceConfig = {
   listen: { postgres: ListenerConfig };
@@ -657,6 +668,7 @@ const policySchema = z
       ])
       .default('on'),
     review: reviewSchema,
+    audit: z.strictObject({ failMode: z.enum(['closed', 'open']).default('closed') }).prefault({}),
     grant: grantSchema.optional(),
   })
   .superRefine((policy, ctx) => {
@@ -927,13 +939,45 @@ export const configSchema = z
         signingKey: secretRefSchema.optional(),
         checkpointEvery: z.int().min(1).default(1000),
         checkpointInterval: duration({ zeroDisables: false }).default(60_000),
+        statements: z.boolean().default(true),
+        sinks: z
+          .array(
+            z.discriminatedUnion('type', [
+              z.strictObject({
+                type: z.literal('jsonl'),
+                path: nonEmptyString,
+                maxSize: byteSize.default(100 * KIB ** 2),
+                keep: z.int().min(0).default(5),
+              }),
+              z.strictObject({
+                type: z.literal('syslog'),
+                address: addressSchema,
+                format: z.enum(['rfc5424', 'cef']).default('rfc5424'),
+                tls: z.boolean().default(false),
+                ca: nonEmptyString.optional(),
+              }),
+              z.strictObject({
+                type: z.literal('webhook'),
+                url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+                secret: secretRefSchema,
+                spoolDir: nonEmptyString.optional(),
+              }),
+            ]),
+          )
+          .default([]),
       })
       .prefault({})
       .transform(
-        ({ signingKey, checkpointEvery, checkpointInterval }): AuditConfig => ({
+        ({ signingKey, checkpointEvery, checkpointInterval, statements, sinks }): AuditConfig => ({
           ...(signingKey === undefined ? {} : { signingKey }),
           checkpointEvery,
           checkpointIntervalMs: checkpointInterval,
+          statements,
+          sinks: sinks.map((sink): AuditSinkConfig => {
+            if (sink.type !== 'jsonl') return sink;
+            const { maxSize, ...rest } = sink;
+            return { ...rest, maxBytes: maxSize };
+          }),
         }),
       ),
     approvals: z

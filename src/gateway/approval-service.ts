@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { type AccessRequestInput, ApprovalError, type Approvals } from '../approvals/approvals.ts';
 import type { ApprovalNotice } from '../approvals/notify.ts';
 import { type BoundParameter, bindingHash, viewStatement } from '../approvals/statement-view.ts';
-import { type AuditSink, actorOf } from '../audit/events.ts';
+import { type AuditSink, actorOf, principalRecord } from '../audit/events.ts';
 import type { ApproverRule, PolicyConfig, ReviewConfig } from '../config/schema.ts';
 import { formatDuration } from '../core/duration.ts';
 import { ClientFacingError } from '../core/errors.ts';
@@ -41,8 +41,6 @@ const ACCESS_REQUEST_TIMEOUT_MS = 3_600_000;
 const EXPIRY_SWEEP_MS = 10_000;
 /** setTimeout's ceiling; longer grants are re-armed by the sweep. */
 const MAX_TIMER_MS = 2_147_483_647;
-/** Claims an approver sees besides groups: identity, not the whole token. */
-const SHOWN_CLAIMS = ['iss', 'sub', 'email', 'name', 'preferred_username', 'auth_time'] as const;
 
 export interface ApprovalServiceOptions {
   readonly repository: ApprovalRepository;
@@ -277,7 +275,7 @@ export class ApprovalService implements Approvals {
       id,
       kind: 'statement',
       mode,
-      requester: requesterOf(principal),
+      requester: principalRecord(principal),
       connection,
       policy: request.verdict.policy,
       rule: request.verdict.rule,
@@ -481,7 +479,7 @@ export class ApprovalService implements Approvals {
     const created = await this.#options.repository.createAccess({
       id: newId('acc'),
       kind: 'access',
-      requester: requesterOf(requester),
+      requester: principalRecord(requester),
       connection: input.connection,
       policy: policy.name,
       reason: input.reason,
@@ -651,20 +649,6 @@ type NoticeEvent = ApprovalNotice['event'];
 
 function newId(prefix: string): string {
   return `${prefix}_${randomBytes(8).toString('hex')}`;
-}
-
-function requesterOf(principal: Principal) {
-  const claims: Record<string, unknown> = {};
-  for (const name of SHOWN_CLAIMS) {
-    if (principal.claims[name] !== undefined) claims[name] = principal.claims[name];
-  }
-  return {
-    id: principal.id,
-    name: principal.name,
-    kind: principal.kind,
-    groups: [...principal.groups],
-    claims,
-  };
 }
 
 function holdNotice(

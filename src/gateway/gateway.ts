@@ -7,11 +7,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { SecureContext } from 'node:tls';
 import { startAdminServer } from '../api/admin-server.ts';
 import { WebhookNotifier } from '../approvals/notify.ts';
 import { keyIdOf } from '../audit/chain.ts';
 import { type AuditSink, logAuditSink } from '../audit/events.ts';
+import { JsonlFileExporter } from '../audit/exporters/jsonl-file.ts';
+import { SyslogExporter } from '../audit/exporters/syslog.ts';
+import type { AuditExporter } from '../audit/exporters/types.ts';
+import { WebhookExporter } from '../audit/exporters/webhook.ts';
 import { loadSigningKey } from '../audit/signing-key.ts';
 import { fanOut, StoreAuditSink } from '../audit/store-sink.ts';
 import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
@@ -31,6 +36,7 @@ import { type PostgresListener, startPostgresListener } from '../protocols/postg
 import type {
   ConnectionDecision,
   PostgresSessionPorts,
+  SessionContext,
   UpstreamTarget,
 } from '../protocols/postgres/ports.ts';
 import type { PostgresSession } from '../protocols/postgres/session.ts';
@@ -44,6 +50,7 @@ import { PrometheusMetrics } from './prometheus-metrics.ts';
 import { RowRateLimiter, resultLimits, tightestLimits } from './result-limits.ts';
 import { DlpResultMasker } from './result-masker.ts';
 import { estimateRows } from './row-estimate.ts';
+import { sessionRecorder } from './session-recorder.ts';
 import { PolicyStatementGate } from './statement-gate.ts';
 import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
 
@@ -111,6 +118,48 @@ async function upstreamTarget(
     },
     requireScram: connection.auth.require === 'scram-sha-256',
   };
+}
+
+/** The SIEM exporters of `audit.sinks`, with secrets and CA files resolved. */
+async function auditExporters(
+  config: SluiceConfig,
+  env: NodeJS.ProcessEnv,
+  vault: SecretVault | undefined,
+  logger: Logger,
+): Promise<AuditExporter[]> {
+  return Promise.all(
+    config.audit.sinks.map(async (sink, i): Promise<AuditExporter> => {
+      switch (sink.type) {
+        case 'jsonl':
+          return new JsonlFileExporter({ path: sink.path, maxBytes: sink.maxBytes, keep: sink.keep, logger });
+        case 'syslog': {
+          const ca = sink.ca === undefined ? undefined : await readFile(sink.ca);
+          return new SyslogExporter({
+            host: sink.address.host,
+            port: sink.address.port,
+            format: sink.format,
+            logger,
+            ...(sink.tls
+              ? { tls: { ...(ca === undefined ? {} : { ca }), serverName: sink.address.host } }
+              : {}),
+          });
+        }
+        case 'webhook': {
+          const secret = await resolveSecret(sink.secret, {
+            env,
+            readFile: (path) => readFile(path, 'utf8'),
+            ...(vault ? { vault } : {}),
+          });
+          return new WebhookExporter({
+            url: sink.url,
+            secret: Buffer.from(secret),
+            spoolDir: sink.spoolDir ?? join(config.dataDir, 'audit', `webhook-${i}`),
+            logger,
+          });
+        }
+      }
+    }),
+  );
 }
 
 /** How long approvers wait for a row estimate before the request is recorded without one. */
@@ -296,6 +345,7 @@ export async function startGateway(
       log: store.audit,
       key: signingKey,
       logger: auditLogger,
+      exporters: await auditExporters(config, env, vault, auditLogger),
       checkpointEvery: config.audit.checkpointEvery,
       checkpointIntervalMs: config.audit.checkpointIntervalMs,
     });
@@ -339,7 +389,16 @@ export async function startGateway(
     closers.unshift(() => approvals.stop());
     const ordinaryPolicies = config.policies.filter((policy) => policy.grant === undefined);
 
-    const authorize = async (principal: Principal, connectionName: string): Promise<ConnectionDecision> => {
+    const recordingScanner = createScanner({
+      detectors: config.masking.detectors,
+      custom: config.masking.custom,
+      hashKey: randomBytes(32),
+    });
+    const authorize = async (
+      principal: Principal,
+      connectionName: string,
+      session: SessionContext,
+    ): Promise<ConnectionDecision> => {
       const target = targets.get(connectionName);
       if (!target) {
         return {
@@ -380,6 +439,18 @@ export async function startGateway(
         refused: (decision, rule) => metrics.statementRefused('postgres', decision, rule),
         columns: unmasked ? undefined : columnMasking.contextFor(policies, connectionName),
         reviewer: approvals.reviewerFor(principal, connectionName),
+        recorder: sessionRecorder({
+          audit,
+          scanner: recordingScanner,
+          principal,
+          connection: connectionName,
+          policy: first.name,
+          grant: grant?.id,
+          session,
+          pipelineStuck: () => auditLog.stuck,
+          failClosed: policies.some((policy) => policy.audit.failMode === 'closed'),
+          statements: config.audit.statements,
+        }),
       });
       return { allowed: true, target, policy: first.name, gate, grant: grant?.id };
     };
@@ -395,7 +466,10 @@ export async function startGateway(
     const ports: PostgresSessionPorts = {
       authenticator,
       authFailures: {
-        failed: (sourceAddress, credential) => throttle.failed(sourceAddress, credentialPrefix(credential)),
+        failed: (sourceAddress, credential) => {
+          audit.emit({ type: 'auth.failed', protocol: 'postgres', sourceAddress });
+          return throttle.failed(sourceAddress, credentialPrefix(credential));
+        },
         succeeded: (credential) => throttle.succeeded(credentialPrefix(credential)),
       },
       authorize,

@@ -29,7 +29,9 @@ import type {
   NoticeText,
   ResultLimits,
   ResultMasker,
+  SessionSummary,
   StatementGate,
+  StatementOutcome,
 } from '../protocols/postgres/ports.ts';
 import type { OutputLineage, StatementFacts } from '../sql/postgres/index.ts';
 import { limitExceeded } from './result-limits.ts';
@@ -53,6 +55,31 @@ export interface StatementGateOptions {
   readonly columns?: ColumnRuleContext | undefined;
   /** Asks a human about statements a policy sends to review; absent, they are refused. */
   readonly reviewer?: Reviewer | undefined;
+  /** The audit trail of this session; absent, nothing is recorded (e.g. `sluice policy test`). */
+  readonly recorder?: SessionRecorder | undefined;
+}
+
+/** What the gate decided about one client message, for the audit trail. */
+export interface StatementDecision {
+  readonly sql: string;
+  readonly kinds: readonly string[];
+  readonly decision: 'allow' | 'deny' | 'review' | 'limit';
+  readonly policy: string;
+  readonly rule: string;
+  readonly reason: string;
+}
+
+/**
+ * The audit trail of one session. Decisions are recorded before the message is forwarded; when
+ * the trail cannot be written and a policy says `audit.failMode: closed`, `unavailable` returns
+ * the refusal and nothing is forwarded.
+ */
+export interface SessionRecorder {
+  unavailable(): ClientFacingError | undefined;
+  decided(decision: StatementDecision): void;
+  opened(): void;
+  completed(outcome: StatementOutcome): void;
+  closed(summary: SessionSummary): void;
 }
 
 /** A statement (with its bound parameters) that a policy sends to review. */
@@ -125,6 +152,8 @@ export class PolicyStatementGate implements StatementGate {
   readonly #portals = new Map<string, BoundPortal>();
   #affectedRows = 0;
   #ddlSinceCommit = false;
+  /** The text being judged, for the decision record (FunctionCall has none). */
+  #sql = '';
   /**
    * Verdicts by analysis result. The shared analyzer hands out the same frozen array for a
    * repeated text or shape, so a session judges each shape once; resolved EXECUTE/FETCH facts
@@ -139,6 +168,9 @@ export class PolicyStatementGate implements StatementGate {
   }
 
   query(sql: string): GateVerdict {
+    this.#sql = sql;
+    const unavailable = this.#options.recorder?.unavailable();
+    if (unavailable) return { allowed: false, error: unavailable };
     const facts = this.#resolve(this.#options.analyze(sql));
     const verdict = this.#reviewAtExecute(facts, this.#judge(facts));
     if (verdict.action === 'deny') return this.#refuse(verdict, facts);
@@ -152,7 +184,10 @@ export class PolicyStatementGate implements StatementGate {
       });
       return allowedWith(plans);
     };
-    if (verdict.action === 'allow') return track();
+    if (verdict.action === 'allow') {
+      this.#record(verdict, facts);
+      return track();
+    }
     return this.#hold(verdict, facts, this.#reviewText(facts, sql), [], track);
   }
 
@@ -184,6 +219,9 @@ export class PolicyStatementGate implements StatementGate {
   }
 
   parse(name: string, sql: string): FinalVerdict {
+    this.#sql = sql;
+    const unavailable = this.#options.recorder?.unavailable();
+    if (unavailable) return { allowed: false, error: unavailable };
     // The server drops the unnamed statement as soon as a new Parse for it arrives.
     if (name === '') this.#statements.delete('');
     const facts = this.#resolve(this.#options.analyze(sql));
@@ -204,7 +242,36 @@ export class PolicyStatementGate implements StatementGate {
     } else if (review !== undefined) {
       return this.#refuse(review, facts);
     }
+    this.#record(verdict, facts);
     return allowedWith(plans);
+  }
+
+  opened(): void {
+    this.#options.recorder?.opened();
+  }
+
+  completed(outcome: StatementOutcome): void {
+    this.#options.recorder?.completed(outcome);
+  }
+
+  closed(summary: SessionSummary): void {
+    this.#options.recorder?.closed(summary);
+  }
+
+  /** The decision record, written before the message is forwarded (or refused). */
+  #record(
+    verdict: Verdict,
+    facts: readonly StatementFacts[],
+    decision: StatementDecision['decision'] = verdict.action,
+  ): void {
+    this.#options.recorder?.decided({
+      sql: this.#sql,
+      kinds: facts.map((f) => f.kind),
+      decision,
+      policy: verdict.policy,
+      rule: verdict.rule,
+      reason: verdict.reason,
+    });
   }
 
   bind(
@@ -233,6 +300,7 @@ export class PolicyStatementGate implements StatementGate {
     const bound = this.#portals.get(portal);
     if (bound === undefined || bound.approved) return ALLOWED;
     const { review, facts, sql } = bound.statement;
+    this.#sql = sql;
     return this.#hold(review, [facts], sql, bound.parameters, () => {
       bound.approved = true;
       return ALLOWED;
@@ -252,6 +320,7 @@ export class PolicyStatementGate implements StatementGate {
   ): GateVerdict {
     const reviewer = this.#options.reviewer;
     if (reviewer === undefined) return this.#refuse(verdict, facts);
+    this.#record(verdict, facts);
     const { principal, connection, logger } = this.#options;
     logger.info(
       {
@@ -364,12 +433,23 @@ export class PolicyStatementGate implements StatementGate {
     if (budget === undefined || this.#affectedRows < budget.value) return undefined;
     if (!facts.some((f) => f.effects.includes('write'))) return undefined;
     this.#options.refused('limit', 'affectedRowsPerSession');
-    return { allowed: false, error: limitExceeded('affectedRowsPerSession', budget) };
+    const error = limitExceeded('affectedRowsPerSession', budget);
+    this.#record(
+      { action: 'deny', policy: budget.policy, rule: 'limit affectedRowsPerSession', reason: error.message },
+      facts,
+      'limit',
+    );
+    return { allowed: false, error };
   }
 
   functionCall(): FinalVerdict {
+    this.#sql = '';
+    const unavailable = this.#options.recorder?.unavailable();
+    if (unavailable) return { allowed: false, error: unavailable };
     const verdict = judgeFunctionCall(this.#options.policies);
-    return verdict.action === 'allow' ? ALLOWED : this.#refuse(verdict, []);
+    if (verdict.action !== 'allow') return this.#refuse(verdict, []);
+    this.#record(verdict, []);
+    return ALLOWED;
   }
 
   #judge(facts: readonly StatementFacts[]): Verdict {
@@ -464,6 +544,7 @@ export class PolicyStatementGate implements StatementGate {
       'statement refused',
     );
     this.#options.refused(verdict.action, verdict.rule);
+    this.#record(verdict, facts, verdict.action === 'allow' ? 'deny' : verdict.action);
     return { allowed: false, error: refusalError(verdict) };
   }
 }

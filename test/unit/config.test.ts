@@ -86,6 +86,7 @@ describe('parseConfig: valid files', () => {
             grantWindowMs: 900_000,
             approvers: { groups: [], count: 1 },
           },
+          audit: { failMode: 'closed' },
         },
       ],
       identity: {
@@ -103,7 +104,7 @@ describe('parseConfig: valid files', () => {
       },
       logging: { level: 'info' },
       approvals: { notify: [] },
-      audit: { checkpointEvery: 1000, checkpointIntervalMs: 60_000 },
+      audit: { checkpointEvery: 1000, checkpointIntervalMs: 60_000, statements: true, sinks: [] },
       masking: {
         detectors: {},
         custom: [],

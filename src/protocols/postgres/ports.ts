@@ -122,6 +122,12 @@ export interface StatementGate {
   ): void;
   /** An Execute: allowed unless its portal runs a statement that needs review. */
   execute(portal: string): GateVerdict;
+  /** The relay started: the session is open (for the audit trail). */
+  opened(): void;
+  /** A forwarded statement ended (CommandComplete, EmptyQueryResponse, PortalSuspended or an error). */
+  completed(outcome: StatementOutcome): void;
+  /** The session ended. */
+  closed(summary: SessionSummary): void;
   /** A FunctionCall message: a function called by OID, with no SQL to judge. */
   functionCall(): FinalVerdict;
   /** The server reported rows changed (from the CommandComplete tag of INSERT, UPDATE, …). */
@@ -130,6 +136,31 @@ export interface StatementGate {
   readonly limits: ResultLimits | undefined;
   /** Undefined when every policy of the session opted out of masking. */
   readonly masker: ResultMasker | undefined;
+}
+
+/** How one forwarded statement ended, as the client saw it. */
+export interface StatementOutcome {
+  readonly rows: number;
+  readonly bytes: number;
+  /** The error's SQLSTATE; undefined when it completed. */
+  readonly sqlstate: string | undefined;
+  readonly durationMs: number;
+}
+
+export interface SessionSummary {
+  readonly reason: string;
+  readonly durationMs: number;
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+  readonly statements: number;
+}
+
+/** The client end of a session, as the policy layer records it. */
+export interface SessionContext {
+  readonly id: string;
+  readonly sourceAddress: string;
+  /** Negotiated TLS, or undefined for a plaintext (loopback) listener. */
+  readonly tls: { readonly protocol: string; readonly cipher: string } | undefined;
 }
 
 /** The gateway's answer to "may this principal use that connection?". */
@@ -158,7 +189,11 @@ export interface PostgresSessionPorts {
   readonly authenticator: Authenticator;
   readonly authFailures: AuthFailureGate;
   /** Unknown connection → 3D000; no policy grants it → 42501. */
-  authorize(principal: Principal, connectionName: string): Promise<ConnectionDecision>;
+  authorize(
+    principal: Principal,
+    connectionName: string,
+    session: SessionContext,
+  ): Promise<ConnectionDecision>;
   readonly metrics: ConnectionMetrics;
   readonly logger: Logger;
   readonly cancels: CancelRegistry;

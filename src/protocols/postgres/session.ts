@@ -211,6 +211,10 @@ export class PostgresSession {
   #bytesFromClient = 0;
   #bytesToClient = 0;
   #statements = 0;
+  /** The statement whose result is streaming back: when it was sent, rows and bytes so far. */
+  #resultStartedAt = 0;
+  #resultRows = 0;
+  #resultBytes = 0;
   /** What has been reported to metrics so far; the sweep reports the difference. */
   #reported = { bytesFromClient: 0, bytesToClient: 0, statements: 0 };
 
@@ -418,7 +422,12 @@ export class PostgresSession {
     }
     this.#ports.authFailures.succeeded(password);
     this.#principal = principal;
-    const decision = await this.#ports.authorize(principal, request.connectionName);
+    const tls = this.#client instanceof TLSSocket ? this.#client : undefined;
+    const decision = await this.#ports.authorize(principal, request.connectionName, {
+      id: this.id,
+      sourceAddress: this.#raw.remoteAddress ?? '',
+      tls: tls && { protocol: tls.getProtocol() ?? '', cipher: tls.getCipher()?.name ?? '' },
+    });
     if (!decision.allowed) {
       this.#ports.metrics.authFailure(PROTOCOL, 'not_authorized');
       this.#log.info(
@@ -478,6 +487,7 @@ export class PostgresSession {
     clearTimeout(this.#handshakeTimer);
     this.#phase = 'relay';
     this.#lifecycle.authenticated(this);
+    this.#gate?.opened();
     const greeting = new OutputBatch();
     greeting.add(encodeBackendMessage({ type: 'AuthenticationOk' }));
     for (const { name, value } of upstream.parameters) {
@@ -551,7 +561,7 @@ export class PostgresSession {
       switch (message.type) {
         case 'Query': {
           this.#ready.query();
-          this.#statements++;
+          this.#statementSent();
           const verdict = gate.query(message.query);
           if (verdict.allowed === 'held') {
             this.#hold(verdict.hold, frame.bytes, 'query');
@@ -566,7 +576,7 @@ export class PostgresSession {
         }
         case 'Execute': {
           this.#ready.extended();
-          this.#statements++;
+          this.#statementSent();
           const verdict = gate.execute(message.portal);
           if (verdict.allowed === 'held') {
             this.#hold(verdict.hold, frame.bytes, 'execute');
@@ -610,7 +620,7 @@ export class PostgresSession {
           break;
         case 'FunctionCall': {
           this.#ready.functionCall();
-          this.#statements++;
+          this.#statementSent();
           const verdict = gate.functionCall();
           if (!verdict.allowed) {
             // A failed FunctionCall and a failed Query get the same replies: ErrorResponse, then
@@ -684,6 +694,26 @@ export class PostgresSession {
       : encodeFrontendMessage({ type: 'Parse', name: token, query: token, parameterTypes: [] });
   }
 
+  /** A statement message is on its way: its duration counts from here (or from the previous result's end). */
+  #statementSent(): void {
+    this.#statements++;
+    if (this.#ready.outstanding <= 1) this.#resultStartedAt = Date.now();
+  }
+
+  /** A statement's result ended: tell the gate (audit) what the client saw. */
+  #statementEnded(sqlstate: string | undefined): void {
+    const now = Date.now();
+    this.#gate?.completed({
+      rows: this.#resultRows,
+      bytes: this.#resultBytes,
+      sqlstate,
+      durationMs: this.#resultStartedAt === 0 ? 0 : now - this.#resultStartedAt,
+    });
+    this.#resultRows = 0;
+    this.#resultBytes = 0;
+    this.#resultStartedAt = now;
+  }
+
   /** A refused Parse is replaced by a stand-in under the same name (see #refusal). */
   #parseAllowed(name: string, sql: string, gate: StatementGate): boolean {
     const verdict = gate.parse(name, sql);
@@ -750,6 +780,8 @@ export class PostgresSession {
         case BackendTag.CopyData:
           if (this.#limitStop) continue;
           if (this.#limits !== undefined && !this.#admitRow(frame.end - frame.start)) continue;
+          this.#resultRows++;
+          this.#resultBytes += frame.end - frame.start;
           if (this.#masker) {
             const masked =
               frame.tag === BackendTag.DataRow
@@ -768,8 +800,10 @@ export class PostgresSession {
           this.#masker?.resultEnded();
           if (this.#limitStop) {
             this.#reportLimit();
+            this.#statementEnded(this.#limitStop.error.sqlstate);
             continue;
           }
+          this.#statementEnded(undefined);
           if (frame.tag === BackendTag.CommandComplete) this.#reportAffected(frame.payload);
           if (frame.tag !== BackendTag.PortalSuspended) this.#statementRows = 0;
           break;
@@ -791,10 +825,12 @@ export class PostgresSession {
           this.#statementRows = 0;
           if (this.#limitStop && !this.#upstreamSentFatal) {
             this.#reportLimit();
+            this.#statementEnded(this.#limitStop.error.sqlstate);
             continue;
           }
           this.#shapes?.error();
           const refusal = this.#pendingRefusals.size > 0 ? this.#takeRefusal(fields) : undefined;
+          this.#statementEnded(refusal?.sqlstate ?? fields.C ?? 'XX000');
           if (refusal) {
             this.#toClient.add(toErrorResponse(refusal, 'ERROR'));
             continue;
@@ -1116,6 +1152,13 @@ export class PostgresSession {
     this.#reportCounters();
     this.#ports.metrics.connectionClosed(PROTOCOL);
     if (wasRelaying) {
+      this.#gate?.closed({
+        reason,
+        durationMs: Date.now() - this.#openedAt,
+        bytesFromClient: this.#bytesFromClient,
+        bytesToClient: this.#bytesToClient,
+        statements: this.#statements,
+      });
       this.#log.info(
         {
           reason,

@@ -1,0 +1,99 @@
+/**
+ * @module gateway/session-recorder
+ * The audit trail of one PostgreSQL session: opened and closed, each statement's decision (before
+ * it is forwarded) and how it ended. Statement text is recorded with every value the DLP detectors
+ * find masked (a WHERE clause holding a card number is masked in the log too) and cut at 8 KiB.
+ *
+ * `audit.failMode: closed` (the default, per policy; the strictest applies): while the audit
+ * pipeline cannot write, statements are refused and nothing is forwarded.
+ */
+import { type AuditSink, principalRecord } from '../audit/events.ts';
+import { ClientFacingError } from '../core/errors.ts';
+import type { TextScanner } from '../dlp/index.ts';
+import type { Principal } from '../identity/principal.ts';
+import type { SessionContext } from '../protocols/postgres/ports.ts';
+import type { SessionRecorder } from './statement-gate.ts';
+
+const MAX_TEXT = 8192;
+
+export interface SessionRecorderOptions {
+  readonly audit: AuditSink;
+  readonly scanner: TextScanner;
+  readonly principal: Principal;
+  readonly connection: string;
+  readonly policy: string;
+  readonly grant: string | undefined;
+  readonly session: SessionContext;
+  /** True while the audit pipeline cannot write (its queue is stuck behind failed appends). */
+  readonly pipelineStuck: () => boolean;
+  readonly failClosed: boolean;
+  /** False: only the session's opening and closing are recorded, not each statement. */
+  readonly statements: boolean;
+}
+
+const UNAVAILABLE = new ClientFacingError(
+  '57P03',
+  'sluice: the audit log cannot be written, so statements are refused (audit.failMode: closed)',
+  {
+    hint: 'Nothing was sent to the database. Try again shortly; an operator should check the gateway store.',
+  },
+);
+
+/** The text as it may be recorded: detected values masked, length capped. */
+function recordedText(sql: string, scanner: TextScanner): { text: string; truncated: boolean } {
+  const truncated = sql.length > MAX_TEXT;
+  const cut = truncated ? sql.slice(0, MAX_TEXT) : sql;
+  const found = scanner.scan(cut);
+  // A finding whose masker is `null` leaves nothing to show: the whole text is withheld.
+  const text =
+    found === undefined ? cut : (found.masked ?? '[statement withheld: it holds sensitive values]');
+  return { text, truncated };
+}
+
+export function sessionRecorder(options: SessionRecorderOptions): SessionRecorder {
+  const { audit, session } = options;
+  const sessionId = session.id;
+  return {
+    unavailable: () => (options.failClosed && options.pipelineStuck() ? UNAVAILABLE : undefined),
+    opened() {
+      audit.emit({
+        type: 'session.opened',
+        sessionId,
+        principal: principalRecord(options.principal),
+        sourceAddress: session.sourceAddress,
+        connection: options.connection,
+        policy: options.policy,
+        grant: options.grant ?? null,
+        tls: session.tls ?? null,
+      });
+    },
+    decided(decision) {
+      if (!options.statements) return;
+      audit.emit({
+        type: 'statement.decided',
+        sessionId,
+        principalId: options.principal.id,
+        connection: options.connection,
+        ...recordedText(decision.sql, options.scanner),
+        kinds: decision.kinds,
+        decision: decision.decision,
+        policy: decision.policy,
+        rule: decision.rule,
+      });
+    },
+    completed(outcome) {
+      if (!options.statements) return;
+      audit.emit({
+        type: 'statement.completed',
+        sessionId,
+        rows: outcome.rows,
+        bytes: outcome.bytes,
+        sqlstate: outcome.sqlstate ?? null,
+        durationMs: outcome.durationMs,
+      });
+    },
+    closed(summary) {
+      audit.emit({ type: 'session.closed', sessionId, ...summary });
+    },
+  };
+}
