@@ -141,6 +141,12 @@ export type AuditEvent =
       /** The error's SQLSTATE; null when it completed. */
       readonly sqlstate: string | null;
       readonly durationMs: number;
+      /** The first rows as the client received them (masked): the session recording. */
+      readonly preview: {
+        readonly columns: readonly string[];
+        readonly rows: readonly (readonly (string | null)[])[];
+        readonly truncated: boolean;
+      } | null;
     }
   | {
       /** A failed login on the data path (the credential itself is never recorded). */

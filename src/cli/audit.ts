@@ -20,9 +20,8 @@ import {
   keyIdOf,
   type VerifyResult,
 } from '../audit/chain.ts';
-import { parseDuration } from '../core/duration.ts';
 import type { Store } from '../store/store.ts';
-import { addStoreOptions, type StoreOptions, withStore } from './store-option.ts';
+import { addStoreOptions, parseSince, type StoreOptions, withStore } from './store-option.ts';
 
 interface VerifyOptions extends StoreOptions {
   from?: number;
@@ -208,15 +207,6 @@ function parseSeq(text: string): number {
 function parseFormat(text: string): 'jsonl' | 'cef' {
   if (text !== 'jsonl' && text !== 'cef') throw new InvalidArgumentError('jsonl or cef');
   return text;
-}
-
-function parseSince(text: string): string {
-  const ago = parseDuration(text);
-  if (ago !== undefined) return new Date(Date.now() - ago).toISOString();
-  const at = new Date(text);
-  if (Number.isNaN(at.getTime()))
-    throw new InvalidArgumentError('an ISO date/time or a duration such as 24h');
-  return at.toISOString();
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -9,6 +9,7 @@ import { registerDemoCommand } from './demo.ts';
 import { registerKeysCommands } from './keys.ts';
 import { registerPolicyCommands } from './policy.ts';
 import { registerSecretsCommands } from './secrets.ts';
+import { registerSessionsCommands } from './sessions.ts';
 import { registerStartCommand } from './start.ts';
 
 const program = new Command()
@@ -22,6 +23,7 @@ registerKeysCommands(program);
 registerSecretsCommands(program);
 registerPolicyCommands(program);
 registerAuditCommands(program);
+registerSessionsCommands(program);
 registerApprovalsCommands(program);
 
 try {

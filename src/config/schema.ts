@@ -247,6 +247,8 @@ export type AuditConfig = {
   statements: boolean;
   /** Where records go besides the store, once chained (SIEM export). */
   sinks: AuditSinkConfig[];
+  /** Rows of each result kept, masked as sent, in the session recording; 0 records none. */
+  previewRows: number;
 };
 
 export type AuditSinkConfig =
@@ -940,6 +942,7 @@ export const configSchema = z
         checkpointEvery: z.int().min(1).default(1000),
         checkpointInterval: duration({ zeroDisables: false }).default(60_000),
         statements: z.boolean().default(true),
+        previewRows: z.int().min(0).max(1000).default(20),
         sinks: z
           .array(
             z.discriminatedUnion('type', [
@@ -968,11 +971,19 @@ export const configSchema = z
       })
       .prefault({})
       .transform(
-        ({ signingKey, checkpointEvery, checkpointInterval, statements, sinks }): AuditConfig => ({
+        ({
+          signingKey,
+          checkpointEvery,
+          checkpointInterval,
+          statements,
+          sinks,
+          previewRows,
+        }): AuditConfig => ({
           ...(signingKey === undefined ? {} : { signingKey }),
           checkpointEvery,
           checkpointIntervalMs: checkpointInterval,
           statements,
+          previewRows,
           sinks: sinks.map((sink): AuditSinkConfig => {
             if (sink.type !== 'jsonl') return sink;
             const { maxSize, ...rest } = sink;

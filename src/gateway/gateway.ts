@@ -450,6 +450,7 @@ export async function startGateway(
           pipelineStuck: () => auditLog.stuck,
           failClosed: policies.some((policy) => policy.audit.failMode === 'closed'),
           statements: config.audit.statements,
+          previewRows: config.audit.previewRows,
         }),
       });
       return { allowed: true, target, policy: first.name, gate, grant: grant?.id };

@@ -29,6 +29,8 @@ export interface SessionRecorderOptions {
   readonly failClosed: boolean;
   /** False: only the session's opening and closing are recorded, not each statement. */
   readonly statements: boolean;
+  /** Rows of each result kept (masked, as sent) in the statement's record; 0: none. */
+  readonly previewRows: number;
 }
 
 const UNAVAILABLE = new ClientFacingError(
@@ -54,6 +56,7 @@ export function sessionRecorder(options: SessionRecorderOptions): SessionRecorde
   const { audit, session } = options;
   const sessionId = session.id;
   return {
+    previewRows: options.statements ? options.previewRows : 0,
     unavailable: () => (options.failClosed && options.pipelineStuck() ? UNAVAILABLE : undefined),
     opened() {
       audit.emit({
@@ -90,6 +93,7 @@ export function sessionRecorder(options: SessionRecorderOptions): SessionRecorde
         bytes: outcome.bytes,
         sqlstate: outcome.sqlstate ?? null,
         durationMs: outcome.durationMs,
+        preview: outcome.preview ?? null,
       });
     },
     closed(summary) {

@@ -75,6 +75,8 @@ export interface StatementDecision {
  * the refusal and nothing is forwarded.
  */
 export interface SessionRecorder {
+  /** Rows of each result to keep for the recording (0: none). */
+  readonly previewRows: number;
   unavailable(): ClientFacingError | undefined;
   decided(decision: StatementDecision): void;
   opened(): void;
@@ -244,6 +246,10 @@ export class PolicyStatementGate implements StatementGate {
     }
     this.#record(verdict, facts);
     return allowedWith(plans);
+  }
+
+  get previewRows(): number {
+    return this.#options.recorder?.previewRows ?? 0;
   }
 
   opened(): void {

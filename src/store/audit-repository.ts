@@ -8,7 +8,7 @@
 import { type ChainedEvent, type Checkpoint, chainNext } from '../audit/chain.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Int8, SqlExecutor, SqlQuerier } from './sql-executor.ts';
-import type { AuditKey, AuditRange, AuditRepository, NewAuditEvent } from './store.ts';
+import type { AuditKey, AuditRange, AuditRepository, NewAuditEvent, SessionFilter } from './store.ts';
 
 const DEFAULT_LIMIT = 1000;
 
@@ -117,6 +117,39 @@ export class SqlAuditRepository implements AuditRepository {
       ],
     );
     return rows.map(toEvent);
+  }
+
+  async sessions(filter: SessionFilter): Promise<ChainedEvent[]> {
+    const rows = await this.#db.query<EventRow>(
+      // OFFSET 0 keeps the jsonb casts off other event types (jsonb refuses some texts, e.g. NUL).
+      `SELECT * FROM (
+         SELECT ${EVENT_COLUMNS} FROM sluice.audit_events
+         WHERE type = 'session.opened' AND ($3::timestamptz IS NULL OR at >= $3) OFFSET 0
+       ) opened
+       WHERE ($1::text IS NULL OR (event::jsonb)->'principal'->>'id' = $1 OR (event::jsonb)->'principal'->>'name' = $1)
+         AND ($2::text IS NULL OR (event::jsonb)->>'connection' = $2)
+       ORDER BY seq DESC LIMIT $4`,
+      [
+        filter.principal ?? null,
+        filter.connection ?? null,
+        filter.sinceAt ?? null,
+        Math.max(Math.trunc(filter.limit ?? DEFAULT_LIMIT), 0),
+      ],
+    );
+    return rows.map(toEvent);
+  }
+
+  async sessionEvents(sessionId: string): Promise<ChainedEvent[]> {
+    const rows = await this.#db.query<EventRow>(
+      // Events are stored as the JSON text that was hashed, which spells the key exactly so.
+      `SELECT ${EVENT_COLUMNS} FROM sluice.audit_events
+       WHERE (type LIKE 'session.%' OR type LIKE 'statement.%') AND strpos(event, $1) > 0
+       ORDER BY seq`,
+      [`"sessionId":${JSON.stringify(sessionId)}`],
+    );
+    return rows
+      .map(toEvent)
+      .filter((record) => (record.event as { sessionId?: string }).sessionId === sessionId);
   }
 
   async before(seq: number): Promise<ChainedEvent | undefined> {

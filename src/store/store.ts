@@ -293,7 +293,20 @@ export interface AuditKey {
  * The hash-chained audit log (see src/audit/chain.ts), its signed checkpoints and the public keys
  * that verify them. Records are only ever appended; nothing here updates or deletes one.
  */
+/** Which recorded sessions to list (newest first). */
+export interface SessionFilter {
+  /** A principal id or name. */
+  readonly principal?: string | undefined;
+  readonly connection?: string | undefined;
+  readonly sinceAt?: string | undefined;
+  readonly limit?: number | undefined;
+}
+
 export interface AuditRepository {
+  /** `session.opened` records matching the filter, newest first. */
+  sessions(filter: SessionFilter): Promise<ChainedEvent[]>;
+  /** Every session and statement record of one session, in order: its recording. */
+  sessionEvents(sessionId: string): Promise<ChainedEvent[]>;
   /**
    * Appends `items` after the current head, in order, as one transaction; the hashes are linked
    * with `chainNext`. Appends are serialized across every replica sharing the store, so the log

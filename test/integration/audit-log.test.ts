@@ -62,7 +62,8 @@ audit:
   // failed admin login.
   const client: pg.Client = gatewayClient(gw, keys.agent ?? '');
   await client.connect();
-  await client.query(`SELECT body FROM notes WHERE body <> '${CARD}'`);
+  await client.query(`SELECT body FROM notes WHERE body <> '${CARD}' ORDER BY id`);
+  await client.query(`SELECT '${CARD}'::text AS card`);
   const refused = await client.query('DELETE FROM notes WHERE id = 7').catch((e: pg.DatabaseError) => e);
   const id = /apv_[0-9a-f]+/.exec((refused as pg.DatabaseError).hint ?? '')?.[0] ?? '';
   await callApi(gw, keys.alice ?? '', 'POST', `/api/v1/approvals/${id}/approve`, { reason: 'ok' });
@@ -160,6 +161,40 @@ describe('the audit log', () => {
     const text = lines.join('\n');
     for (const key of Object.values(keys)) expect(text).not.toContain(key);
     expect(text).not.toContain(CARD);
+  });
+
+  it('sessions list and replay show the session in order, with masked results', async () => {
+    const listed = await run('node', ['bin/sluice.js', 'sessions', 'list', '--store', storeUrl, '--json']);
+    const sessions = JSON.parse(listed.stdout) as { sessionId: string; principal: { name: string } }[];
+    const session = sessions.find((s) => s.principal.name === 'agent');
+    expect(session).toBeDefined();
+    const replay = await run('node', [
+      'bin/sluice.js',
+      'sessions',
+      'replay',
+      session?.sessionId ?? '',
+      '--store',
+      storeUrl,
+    ]);
+    expect(replay.code).toBe(0);
+    const out = replay.stdout;
+    const order = [
+      `session ${session?.sessionId}: agent`,
+      'allow   SELECT body FROM notes',
+      'note 1',
+      '(ok, 20 rows',
+      'card',
+      'review  DELETE FROM notes WHERE id = 7',
+      'ERROR 42501',
+      // The re-run, which the approved ticket let through once.
+      '(ok, 0 rows',
+      'session closed:',
+    ].map((needle) => out.indexOf(needle));
+    expect(order.every((at) => at >= 0), out).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(out).toMatch(/\*{4,}1111/);
+    expect(out).not.toContain(CARD);
+    expect(out).not.toContain(CARD.replaceAll(' ', ''));
   });
 
   it('verify passes on the untouched log', async () => {

@@ -104,7 +104,13 @@ describe('parseConfig: valid files', () => {
       },
       logging: { level: 'info' },
       approvals: { notify: [] },
-      audit: { checkpointEvery: 1000, checkpointIntervalMs: 60_000, statements: true, sinks: [] },
+      audit: {
+        checkpointEvery: 1000,
+        checkpointIntervalMs: 60_000,
+        statements: true,
+        sinks: [],
+        previewRows: 20,
+      },
       masking: {
         detectors: {},
         custom: [],

@@ -122,6 +122,8 @@ export interface StatementGate {
   ): void;
   /** An Execute: allowed unless its portal runs a statement that needs review. */
   execute(portal: string): GateVerdict;
+  /** How many rows of each result the session keeps for the recording (0: none). */
+  readonly previewRows: number;
   /** The relay started: the session is open (for the audit trail). */
   opened(): void;
   /** A forwarded statement ended (CommandComplete, EmptyQueryResponse, PortalSuspended or an error). */
@@ -145,6 +147,16 @@ export interface StatementOutcome {
   /** The error's SQLSTATE; undefined when it completed. */
   readonly sqlstate: string | undefined;
   readonly durationMs: number;
+  /** The first rows exactly as the client received them (masked), when the gate asked for them. */
+  readonly preview: ResultPreview | undefined;
+}
+
+/** The first rows of a result, as text ('<binary N bytes>' for values that are not text). */
+export interface ResultPreview {
+  readonly columns: readonly string[];
+  readonly rows: readonly (readonly (string | null)[])[];
+  /** More rows followed than were kept. */
+  readonly truncated: boolean;
 }
 
 export interface SessionSummary {

@@ -215,6 +215,9 @@ export class PostgresSession {
   #resultStartedAt = 0;
   #resultRows = 0;
   #resultBytes = 0;
+  /** The current result's column names and first rows, for the recording (masked, as sent). */
+  #previewColumns: string[] = [];
+  #previewRows: (string | null)[][] = [];
   /** What has been reported to metrics so far; the sweep reports the difference. */
   #reported = { bytesFromClient: 0, bytesToClient: 0, statements: 0 };
 
@@ -694,6 +697,16 @@ export class PostgresSession {
       : encodeFrontendMessage({ type: 'Parse', name: token, query: token, parameterTypes: [] });
   }
 
+  /** Keeps the row (as the client gets it) while the recording wants more of this result. */
+  #keepPreview(tag: number, payload: Buffer): void {
+    if (this.#previewRows.length >= (this.#gate?.previewRows ?? 0)) return;
+    if (tag === BackendTag.DataRow) {
+      this.#previewRows.push(decodeDataRow(payload).values.map(previewValue));
+    } else {
+      this.#previewRows.push([previewValue(payload)]);
+    }
+  }
+
   /** A statement message is on its way: its duration counts from here (or from the previous result's end). */
   #statementSent(): void {
     this.#statements++;
@@ -703,15 +716,22 @@ export class PostgresSession {
   /** A statement's result ended: tell the gate (audit) what the client saw. */
   #statementEnded(sqlstate: string | undefined): void {
     const now = Date.now();
+    const keep = this.#gate?.previewRows ?? 0;
     this.#gate?.completed({
       rows: this.#resultRows,
       bytes: this.#resultBytes,
       sqlstate,
       durationMs: this.#resultStartedAt === 0 ? 0 : now - this.#resultStartedAt,
+      preview:
+        keep > 0 && (this.#previewRows.length > 0 || this.#previewColumns.length > 0)
+          ? { columns: this.#previewColumns, rows: this.#previewRows, truncated: this.#resultRows > keep }
+          : undefined,
     });
     this.#resultRows = 0;
     this.#resultBytes = 0;
     this.#resultStartedAt = now;
+    this.#previewColumns = [];
+    this.#previewRows = [];
   }
 
   /** A refused Parse is replaced by a stand-in under the same name (see #refusal). */
@@ -788,10 +808,12 @@ export class PostgresSession {
                 ? this.#maskDataRow(frame.payload, this.#masker)
                 : this.#maskCopyData(frame.payload, this.#masker);
             if (masked) {
+              this.#keepPreview(frame.tag, masked.subarray(5));
               this.#toClient.add(masked);
               continue;
             }
           }
+          this.#keepPreview(frame.tag, frame.payload);
           break;
         case BackendTag.CommandComplete:
         case BackendTag.EmptyQueryResponse:
@@ -843,7 +865,11 @@ export class PostgresSession {
           break;
         }
         case BackendTag.RowDescription:
-          this.#shapes?.rowDescription(decodeRowDescription(frame.payload).fields);
+          if (this.#shapes || (this.#gate?.previewRows ?? 0) > 0) {
+            const { fields } = decodeRowDescription(frame.payload);
+            this.#shapes?.rowDescription(fields);
+            this.#previewColumns = fields.map((field) => field.name);
+          }
           break;
         case BackendTag.NoData:
           this.#shapes?.noData();
@@ -1176,6 +1202,14 @@ export class PostgresSession {
 }
 
 const TERMINATE_FRAME = encodeFrontendMessage({ type: 'Terminate' });
+
+/** A value for the recording: text when it decodes as printable UTF-8, else its size only. */
+function previewValue(value: Buffer | null): string | null {
+  if (value === null) return null;
+  const text = value.toString('utf8');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes mark binary values
+  return /[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text) ? `<binary ${value.length} bytes>` : text;
+}
 
 /** A NoticeResponse, as PostgreSQL sends them (SQLSTATE 00000). */
 function noticeFrame(notice: NoticeText): Buffer {

@@ -1,0 +1,175 @@
+/**
+ * @module cli/sessions
+ * `sluice sessions list|show|replay`: the recorded sessions, read from the store's audit log.
+ * A recording is what the caller saw: each statement as recorded (detected values masked), its
+ * decision, and the first rows of its result as sent (masked).
+ */
+import { type Command, InvalidArgumentError } from 'commander';
+import type { ChainedEvent } from '../audit/chain.ts';
+import type { AuditEvent } from '../audit/events.ts';
+import { addStoreOptions, parseSince, type StoreOptions, withStore } from './store-option.ts';
+import { formatTable, printTable } from './table.ts';
+
+interface ListOptions extends StoreOptions {
+  principal?: string;
+  connection?: string;
+  since?: string;
+  json?: boolean;
+}
+
+interface ReplayOptions extends StoreOptions {
+  speed: number;
+}
+
+type Opened = Extract<AuditEvent, { type: 'session.opened' }>;
+type Decided = Extract<AuditEvent, { type: 'statement.decided' }>;
+type Completed = Extract<AuditEvent, { type: 'statement.completed' }>;
+type Closed = Extract<AuditEvent, { type: 'session.closed' }>;
+
+export function registerSessionsCommands(program: Command): void {
+  const sessions = program.command('sessions').description('list, show and replay recorded sessions');
+
+  addStoreOptions(
+    sessions
+      .command('list')
+      .description('recorded sessions, newest first')
+      .option('--principal <id-or-name>', 'only this principal')
+      .option('--connection <name>', 'only this connection')
+      .option('--since <when>', 'an ISO date/time, or a duration back from now such as 24h', parseSince)
+      .option('--json', 'print one JSON array'),
+  ).action((opts: ListOptions) =>
+    withStore(opts, async (store) => {
+      const opened = await store.audit.sessions({
+        principal: opts.principal,
+        connection: opts.connection,
+        sinceAt: opts.since,
+      });
+      const rows = opened.map((record) => ({ at: record.at, ...(record.event as Opened) }));
+      if (opts.json) {
+        console.log(JSON.stringify(rows));
+        return;
+      }
+      if (rows.length === 0) {
+        console.log('no recorded sessions');
+        return;
+      }
+      printTable(
+        ['SESSION', 'OPENED', 'PRINCIPAL', 'CONNECTION', 'POLICY', 'FROM'],
+        rows.map((r) => [r.sessionId, r.at, r.principal.name, r.connection, r.policy, r.sourceAddress]),
+      );
+    }),
+  );
+
+  addStoreOptions(
+    sessions
+      .command('show')
+      .argument('<session>', 'a session id from sessions list')
+      .description('the session and its statements, one line each')
+      .option('--json', 'print the recorded events as a JSON array'),
+  ).action((id: string, opts: StoreOptions & { json?: boolean }) =>
+    withStore(opts, async (store) => {
+      const records = await recording(await store.audit.sessionEvents(id), id);
+      if (opts.json) {
+        console.log(JSON.stringify(records));
+        return;
+      }
+      for (const line of timeline(records, { results: false })) console.log(line.text);
+    }),
+  );
+
+  addStoreOptions(
+    sessions
+      .command('replay')
+      .argument('<session>', 'a session id from sessions list')
+      .description('print the session as it happened, with its results as tables')
+      .option('--speed <factor>', 'pace: 1 real time, 10 ten times faster, 0 no pauses', parseSpeed, 0),
+  ).action((id: string, opts: ReplayOptions) =>
+    withStore(opts, async (store) => {
+      const records = await recording(await store.audit.sessionEvents(id), id);
+      let previous: number | undefined;
+      for (const line of timeline(records, { results: true })) {
+        const pause = previous === undefined ? 0 : line.at - previous;
+        if (opts.speed > 0 && pause > 0) {
+          await new Promise((resolve) => setTimeout(resolve, pause / opts.speed));
+        }
+        previous = line.at;
+        console.log(line.text);
+      }
+    }),
+  );
+}
+
+async function recording(records: ChainedEvent[], id: string): Promise<ChainedEvent[]> {
+  if (records.length === 0) throw new Error(`no recorded session ${id}`);
+  return records;
+}
+
+/** The session as lines of text, each with the time it happened (ms since the epoch). */
+function timeline(
+  records: readonly ChainedEvent[],
+  options: { results: boolean },
+): { at: number; text: string }[] {
+  const start = Date.parse(records[0]?.at ?? '');
+  const lines: { at: number; text: string }[] = [];
+  const offset = (at: number) => `+${((at - start) / 1000).toFixed(3)}s`.padEnd(10);
+  for (const record of records) {
+    const at = Date.parse(record.at);
+    const event = record.event as AuditEvent;
+    const push = (text: string) => lines.push({ at, text });
+    switch (event.type) {
+      case 'session.opened':
+        push(describeOpened(event, record.at));
+        break;
+      case 'statement.decided':
+        push(`${offset(at)}${event.decision.padEnd(7)} ${event.text}${describeRule(event)}`);
+        break;
+      case 'statement.completed':
+        if (options.results) for (const line of resultLines(event)) push(`${' '.repeat(18)}${line}`);
+        push(`${' '.repeat(18)}${describeOutcome(event)}`);
+        break;
+      case 'session.closed':
+        push(`${offset(at)}session closed: ${describeClosed(event)}`);
+        break;
+      default:
+        break;
+    }
+  }
+  return lines;
+}
+
+function describeOpened(event: Opened, at: string): string {
+  const tls = event.tls ? `TLS ${event.tls.protocol}` : 'no TLS';
+  const grant = event.grant ? `, access grant ${event.grant}` : '';
+  return `session ${event.sessionId}: ${event.principal.name} (${event.principal.id}) on ${event.connection} from ${event.sourceAddress}, ${tls}, policy ${event.policy}${grant}, opened ${at}`;
+}
+
+function describeRule(event: Decided): string {
+  return event.decision === 'allow' ? '' : `   [${event.rule}, policy ${event.policy}]`;
+}
+
+function describeOutcome(event: Completed): string {
+  const status = event.sqlstate === null ? 'ok' : `ERROR ${event.sqlstate}`;
+  return `(${status}, ${event.rows} ${event.rows === 1 ? 'row' : 'rows'}, ${event.bytes} bytes, ${event.durationMs} ms)`;
+}
+
+function describeClosed(event: Closed): string {
+  return `${event.reason} (${event.statements} statements, ${(event.durationMs / 1000).toFixed(1)} s)`;
+}
+
+/** The recorded rows as an aligned table. */
+function resultLines(event: Completed): string[] {
+  const preview = event.preview;
+  if (preview === null || preview.rows.length === 0) return [];
+  const width = Math.max(preview.columns.length, ...preview.rows.map((row) => row.length));
+  const header = Array.from({ length: width }, (_, i) => preview.columns[i] ?? `column${i + 1}`);
+  const rows = preview.rows.map((row) => header.map((_, i) => row[i] ?? 'NULL'));
+  const lines = formatTable(header, rows);
+  if (preview.truncated) lines.push(`… (first ${preview.rows.length} rows recorded)`);
+  return lines;
+}
+
+function parseSpeed(text: string): number {
+  const speed = Number(text);
+  if (!Number.isFinite(speed) || speed < 0) throw new InvalidArgumentError('a factor ≥ 0 (0: no pauses)');
+  return speed;
+}
