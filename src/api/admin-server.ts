@@ -25,6 +25,7 @@ import { type AdminAuthOptions, type AuthHook, adminAuthHook, principalAuthHook 
 import { approvalRoutes } from './approval-routes.ts';
 import { keyRoutes } from './key-routes.ts';
 import { secretRoutes } from './secret-routes.ts';
+import { sessionRoutes } from './session-routes.ts';
 
 export type ReadinessCheck = { ok: boolean; detail?: string };
 export type Readiness = { ok: boolean; checks: Record<string, ReadinessCheck> };
@@ -183,6 +184,7 @@ function administrationRoutes(app: FastifyInstance, options: AdminServerOptions)
   if (!api) return;
   authenticatedScope(app, adminAuthHook(api.auth), (scope) => {
     keyRoutes(scope, api);
+    sessionRoutes(scope, api);
     secretRoutes(scope, api);
   });
 }

@@ -23,6 +23,7 @@ let gw: TestGateway;
 let storeUrl: string;
 let dir: string;
 const keys: Record<string, string> = {};
+let apiSessions: { status: number; body: unknown };
 /** A canary: a card number in a statement's literal must be masked in the log. */
 const CARD = '4111 1111 1111 1111';
 
@@ -70,6 +71,9 @@ audit:
   await client.query('DELETE FROM notes WHERE id = 7');
   await client.end();
   await callApi(gw, 'slk_not_a_real_key', 'GET', '/api/v1/keys');
+  // The recording through the admin API (admin group only), before closing.
+  keys.admin = await gw.createKey('auditor', ['sluice-admins']);
+  apiSessions = await callApi(gw, keys.admin ?? '', 'GET', '/api/v1/sessions?principal=agent');
   // Closing flushes the audit queue and signs the head.
   await gw.gateway.close();
 });
@@ -190,11 +194,23 @@ describe('the audit log', () => {
       '(ok, 0 rows',
       'session closed:',
     ].map((needle) => out.indexOf(needle));
-    expect(order.every((at) => at >= 0), out).toBe(true);
+    expect(
+      order.every((at) => at >= 0),
+      out,
+    ).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(out).toMatch(/\*{4,}1111/);
     expect(out).not.toContain(CARD);
     expect(out).not.toContain(CARD.replaceAll(' ', ''));
+  });
+
+  it('the admin API lists recorded sessions for the web UI', () => {
+    expect(apiSessions.status).toBe(200);
+    const records = apiSessions.body as unknown as { type: string; event: { principal: { name: string } } }[];
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.every((r) => r.type === 'session.opened' && r.event.principal.name === 'agent')).toBe(
+      true,
+    );
   });
 
   it('verify passes on the untouched log', async () => {
