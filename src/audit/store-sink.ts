@@ -37,6 +37,11 @@ export interface StoreAuditSinkOptions {
 }
 
 const BATCH = 2000;
+/**
+ * Events are gathered this long before an append: one transaction per event would cost more than
+ * the statement it records; fifty milliseconds of events cost little more than one.
+ */
+const GATHER_MS = 50;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
@@ -54,6 +59,7 @@ export class StoreAuditSink implements AuditSink {
   #retryDelay = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
+  #gatherTimer: NodeJS.Timeout | undefined;
   /** The newest appended record not yet covered by a checkpoint. */
   #unsigned: { head: ChainedEvent; count: number } | undefined;
   #failures = 0;
@@ -105,11 +111,19 @@ export class StoreAuditSink implements AuditSink {
         'audit queue full: the oldest event was dropped',
       );
     }
-    if (this.#retryTimer === undefined) this.#write();
+    if (this.#retryTimer === undefined && this.#writing === undefined && this.#gatherTimer === undefined) {
+      this.#gatherTimer = setTimeout(() => {
+        this.#gatherTimer = undefined;
+        this.#write();
+      }, GATHER_MS);
+      this.#gatherTimer.unref();
+    }
   }
 
   /** Writes everything queued so far (retrying while the store fails) and signs the head. */
   async flush(): Promise<void> {
+    clearTimeout(this.#gatherTimer);
+    this.#gatherTimer = undefined;
     while (this.#queue.length > 0 || this.#writing !== undefined) {
       if (this.#writing === undefined) this.#write();
       await this.#writing;
@@ -147,7 +161,7 @@ export class StoreAuditSink implements AuditSink {
       .append(batch)
       .then(
         async (records) => {
-          this.#queue = this.#queue.slice(batch.length);
+          this.#queue.splice(0, batch.length);
           this.#retryDelay = 0;
           this.#lastAppendFailed = false;
           await this.#appended(records);

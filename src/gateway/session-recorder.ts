@@ -2,7 +2,8 @@
  * @module gateway/session-recorder
  * The audit trail of one PostgreSQL session: opened and closed, each statement's decision (before
  * it is forwarded) and how it ended. Statement text is recorded with every value the DLP detectors
- * find masked (a WHERE clause holding a card number is masked in the log too) and cut at 8 KiB.
+ * find masked (a WHERE clause holding a card number is masked in the log too) and cut at 8 KiB;
+ * result previews are scanned again, so even a session with masking off records no raw value.
  *
  * `audit.failMode: closed` (the default, per policy; the strictest applies): while the audit
  * pipeline cannot write, statements are refused and nothing is forwarded.
@@ -11,7 +12,7 @@ import { type AuditSink, principalRecord } from '../audit/events.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import type { TextScanner } from '../dlp/index.ts';
 import type { Principal } from '../identity/principal.ts';
-import type { SessionContext } from '../protocols/postgres/ports.ts';
+import type { ResultPreview, SessionContext } from '../protocols/postgres/ports.ts';
 import type { SessionRecorder } from './statement-gate.ts';
 
 const MAX_TEXT = 8192;
@@ -50,6 +51,19 @@ function recordedText(sql: string, scanner: TextScanner): { text: string; trunca
   const text =
     found === undefined ? cut : (found.masked ?? '[statement withheld: it holds sensitive values]');
   return { text, truncated };
+}
+
+/**
+ * The preview with every cell scanned again: a session whose policies turn masking off still
+ * must not put raw values into the recording (what the client saw is not what the log may keep).
+ */
+function maskedPreview(preview: ResultPreview, scanner: TextScanner): ResultPreview {
+  const mask = (value: string | null) => {
+    if (value === null) return null;
+    const found = scanner.scan(value);
+    return found === undefined ? value : (found.masked ?? '[REDACTED]');
+  };
+  return { ...preview, rows: preview.rows.map((row) => row.map(mask)) };
 }
 
 export function sessionRecorder(options: SessionRecorderOptions): SessionRecorder {
@@ -93,7 +107,7 @@ export function sessionRecorder(options: SessionRecorderOptions): SessionRecorde
         bytes: outcome.bytes,
         sqlstate: outcome.sqlstate ?? null,
         durationMs: outcome.durationMs,
-        preview: outcome.preview ?? null,
+        preview: outcome.preview ? maskedPreview(outcome.preview, options.scanner) : null,
       });
     },
     closed(summary) {

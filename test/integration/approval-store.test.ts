@@ -4,9 +4,6 @@
  * and the change feed, across two stores sharing one PostgreSQL database as replicas would.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type {
@@ -18,50 +15,11 @@ import type {
   StatementApprovalRecord,
   Store,
 } from '../../src/store/store.ts';
-import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
+import { adminQuery } from '../helpers/postgres.ts';
+import { pgliteBackend, postgresBackend } from '../helpers/store-backends.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-interface Backend {
-  readonly kind: Store['kind'];
-  readonly url: string;
-  setup(): Promise<void>;
-  teardown(): Promise<void>;
-}
-
-function pgliteBackend(): Backend {
-  let dir = '';
-  return {
-    kind: 'pglite',
-    get url() {
-      return `pglite://${dir}`;
-    },
-    setup: async () => {
-      dir = await mkdtemp(join(tmpdir(), 'sluice-approvals-'));
-    },
-    teardown: () => rm(dir, { recursive: true, force: true }),
-  };
-}
-
-function postgresBackend(): Backend & { readonly database: string } {
-  let database: TestDatabase | undefined;
-  return {
-    kind: 'postgres',
-    get database() {
-      return database?.name ?? '';
-    },
-    get url() {
-      return `postgres://${database?.role}@${PG_HOST}:${PG_PORT}/${database?.name}`;
-    },
-    setup: async () => {
-      database = await createTestDatabase('sluice_approvals');
-    },
-    teardown: async () => {
-      await database?.drop();
-    },
-  };
-}
 
 const unique = (prefix: string) => `${prefix}_${randomUUID()}`;
 
@@ -131,7 +89,7 @@ function deny(approverId: string, at = new Date()): RequestDecision {
   return { approverId, approverName: `Approver ${approverId}`, decision: 'deny', reason: 'too broad', at };
 }
 
-const backends = [pgliteBackend(), postgresBackend()];
+const backends = [pgliteBackend('sluice-approvals'), postgresBackend('sluice_approvals')];
 
 describe.each(backends)('$kind approval store', (backend) => {
   let store: Store;
@@ -524,7 +482,7 @@ describe.each(backends)('$kind approval store', (backend) => {
 });
 
 describe('postgres approval store replicas', () => {
-  const backend = postgresBackend();
+  const backend = postgresBackend('sluice_approvals');
   let replicaA: Store;
   let replicaB: Store;
 

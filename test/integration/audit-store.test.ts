@@ -5,51 +5,11 @@
  * one gap-free chain; checkpoints and signing keys round trip.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChainedEvent, eventHash, GENESIS_HASH } from '../../src/audit/chain.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { NewAuditEvent, Store } from '../../src/store/store.ts';
-import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
-
-interface Backend {
-  readonly kind: Store['kind'];
-  readonly url: string;
-  setup(): Promise<void>;
-  teardown(): Promise<void>;
-}
-
-function pgliteBackend(): Backend {
-  let dir = '';
-  return {
-    kind: 'pglite',
-    get url() {
-      return `pglite://${dir}`;
-    },
-    setup: async () => {
-      dir = await mkdtemp(join(tmpdir(), 'sluice-audit-'));
-    },
-    teardown: () => rm(dir, { recursive: true, force: true }),
-  };
-}
-
-function postgresBackend(): Backend {
-  let database: TestDatabase | undefined;
-  return {
-    kind: 'postgres',
-    get url() {
-      return `postgres://${database?.role}@${PG_HOST}:${PG_PORT}/${database?.name}`;
-    },
-    setup: async () => {
-      database = await createTestDatabase('sluice_audit');
-    },
-    teardown: async () => {
-      await database?.drop();
-    },
-  };
-}
+import { pgliteBackend, postgresBackend } from '../helpers/store-backends.ts';
 
 function newEvent(overrides: Partial<NewAuditEvent> = {}): NewAuditEvent {
   const id = randomUUID();
@@ -75,7 +35,7 @@ function expectChain(records: readonly ChainedEvent[], firstSeq: number, prevHas
   }
 }
 
-const backends = [pgliteBackend(), postgresBackend()];
+const backends = [pgliteBackend('sluice-audit'), postgresBackend('sluice_audit')];
 
 describe.each(backends)('$kind audit store', (backend) => {
   let store: Store;
@@ -218,7 +178,7 @@ describe.each(backends)('$kind audit store', (backend) => {
 });
 
 describe('postgres audit store replicas', () => {
-  const backend = postgresBackend();
+  const backend = postgresBackend('sluice_audit');
   let replicaA: Store;
   let replicaB: Store;
 

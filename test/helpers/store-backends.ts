@@ -1,0 +1,50 @@
+/**
+ * The two store backends the store suites run against: a throwaway PGlite directory and a scratch
+ * PostgreSQL database, each created in `setup` and removed in `teardown`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Store } from '../../src/store/store.ts';
+import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from './postgres.ts';
+
+export interface Backend {
+  readonly kind: Store['kind'];
+  readonly url: string;
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+export function pgliteBackend(prefix: string): Backend {
+  let dir = '';
+  return {
+    kind: 'pglite',
+    get url() {
+      return `pglite://${dir}`;
+    },
+    setup: async () => {
+      dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
+    },
+    teardown: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** `database` is the scratch database's name, for tests that reach into it directly. */
+export function postgresBackend(prefix: string): Backend & { readonly database: string } {
+  let database: TestDatabase | undefined;
+  return {
+    kind: 'postgres',
+    get database() {
+      return database?.name ?? '';
+    },
+    get url() {
+      return `postgres://${database?.role}@${PG_HOST}:${PG_PORT}/${database?.name}`;
+    },
+    setup: async () => {
+      database = await createTestDatabase(prefix);
+    },
+    teardown: async () => {
+      await database?.drop();
+    },
+  };
+}
