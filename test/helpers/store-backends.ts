@@ -5,6 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from './postgres.ts';
 
@@ -45,6 +47,49 @@ export function postgresBackend(prefix: string): Backend & { readonly database: 
     },
     teardown: async () => {
       await database?.drop();
+    },
+  };
+}
+
+/**
+ * Two stores (two "replicas") opened on one scratch PostgreSQL database for the enclosing
+ * describe block; read `a` and `b` inside tests.
+ */
+export function replicasOnOnePostgres(prefix: string): {
+  readonly a: Store;
+  readonly b: Store;
+  readonly database: string;
+  readonly url: string;
+} {
+  const backend = postgresBackend(prefix);
+  let a: Store | undefined;
+  let b: Store | undefined;
+  beforeAll(async () => {
+    await backend.setup();
+    a = await openStore(backend.url);
+    b = await openStore(backend.url);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await backend.teardown();
+  });
+  const opened = (store: Store | undefined): Store => {
+    if (store === undefined) throw new Error('the replicas open in beforeAll');
+    return store;
+  };
+  return {
+    get a() {
+      return opened(a);
+    },
+    get b() {
+      return opened(b);
+    },
+    get database() {
+      return backend.database;
+    },
+    get url() {
+      return backend.url;
     },
   };
 }

@@ -16,7 +16,7 @@ import type {
   Store,
 } from '../../src/store/store.ts';
 import { adminQuery } from '../helpers/postgres.ts';
-import { pgliteBackend, postgresBackend } from '../helpers/store-backends.ts';
+import { pgliteBackend, postgresBackend, replicasOnOnePostgres } from '../helpers/store-backends.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -482,31 +482,17 @@ describe.each(backends)('$kind approval store', (backend) => {
 });
 
 describe('postgres approval store replicas', () => {
-  const backend = postgresBackend('sluice_approvals');
-  let replicaA: Store;
-  let replicaB: Store;
-
-  beforeAll(async () => {
-    await backend.setup();
-    replicaA = await openStore(backend.url);
-    replicaB = await openStore(backend.url);
-  });
-
-  afterAll(async () => {
-    await replicaA?.close();
-    await replicaB?.close();
-    await backend.teardown();
-  });
+  const replicas = replicasOnOnePostgres('sluice_approvals');
 
   it('announce a change made on one replica to listeners on both', async () => {
     const seenA: string[] = [];
     const seenB: string[] = [];
-    const unsubscribeA = await replicaA.approvals.onChange((id) => seenA.push(id));
-    const unsubscribeB = await replicaB.approvals.onChange((id) => seenB.push(id));
+    const unsubscribeA = await replicas.a.approvals.onChange((id) => seenA.push(id));
+    const unsubscribeB = await replicas.b.approvals.onChange((id) => seenB.push(id));
     try {
-      const request = await replicaA.approvals.createStatement(newStatement());
+      const request = await replicas.a.approvals.createStatement(newStatement());
       const now = new Date();
-      await replicaB.approvals.decide(request.id, approve('dba-1', now), { now, grantWindowMs: MINUTE });
+      await replicas.b.approvals.decide(request.id, approve('dba-1', now), { now, grantWindowMs: MINUTE });
       await vi.waitFor(
         () => {
           expect(seenA).toEqual([request.id, request.id]);
@@ -521,12 +507,12 @@ describe('postgres approval store replicas', () => {
   });
 
   it('share one single-use grant between replicas racing for it', async () => {
-    const request = await replicaA.approvals.createStatement(newStatement({ mode: 'ticket' }));
+    const request = await replicas.a.approvals.createStatement(newStatement({ mode: 'ticket' }));
     const now = new Date();
-    await replicaA.approvals.decide(request.id, approve('dba-1', now), { now, grantWindowMs: MINUTE });
+    await replicas.a.approvals.decide(request.id, approve('dba-1', now), { now, grantWindowMs: MINUTE });
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        (i % 2 === 0 ? replicaA : replicaB).approvals.consumeGrant(request.bindingHash, now),
+        (i % 2 === 0 ? replicas.a : replicas.b).approvals.consumeGrant(request.bindingHash, now),
       ),
     );
     expect(results.filter((result) => result !== undefined).map((result) => result.id)).toEqual([request.id]);
@@ -537,11 +523,11 @@ describe('postgres approval store replicas', () => {
       (
         await adminQuery<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity
-           WHERE datname = '${backend.database}' AND application_name = 'sluice-listen'`,
+           WHERE datname = '${replicas.database}' AND application_name = 'sluice-listen'`,
         )
       ).length;
     const before = await listening();
-    const replicaC = await openStore(backend.url);
+    const replicaC = await openStore(replicas.url);
     try {
       await replicaC.approvals.onChange(() => {});
       expect(await listening()).toBe(before + 1);
@@ -553,17 +539,17 @@ describe('postgres approval store replicas', () => {
 
   it('tell listeners to re-read after the listening connection drops, then keep announcing', async () => {
     const seen: string[] = [];
-    const unsubscribe = await replicaA.approvals.onChange((id) => seen.push(id));
-    const unsubscribeB = await replicaB.approvals.onChange(() => {});
+    const unsubscribe = await replicas.a.approvals.onChange((id) => seen.push(id));
+    const unsubscribeB = await replicas.b.approvals.onChange(() => {});
     try {
       const terminated = await adminQuery<{ pid: number }>(
         `SELECT pg_terminate_backend(pid), pid FROM pg_stat_activity
-         WHERE datname = '${backend.database}' AND application_name = 'sluice-listen'`,
+         WHERE datname = '${replicas.database}' AND application_name = 'sluice-listen'`,
       );
       // One listening connection per replica.
       expect(terminated).toHaveLength(2);
       await vi.waitFor(() => expect(seen).toEqual(['']), { timeout: 10_000 });
-      const request = await replicaB.approvals.createStatement(newStatement());
+      const request = await replicas.b.approvals.createStatement(newStatement());
       await vi.waitFor(() => expect(seen).toEqual(['', request.id]), { timeout: 5_000 });
     } finally {
       await unsubscribe();

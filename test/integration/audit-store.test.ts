@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChainedEvent, eventHash, GENESIS_HASH } from '../../src/audit/chain.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { NewAuditEvent, Store } from '../../src/store/store.ts';
-import { pgliteBackend, postgresBackend } from '../helpers/store-backends.ts';
+import { pgliteBackend, postgresBackend, replicasOnOnePostgres } from '../helpers/store-backends.ts';
 
 function newEvent(overrides: Partial<NewAuditEvent> = {}): NewAuditEvent {
   const id = randomUUID();
@@ -178,36 +178,22 @@ describe.each(backends)('$kind audit store', (backend) => {
 });
 
 describe('postgres audit store replicas', () => {
-  const backend = postgresBackend('sluice_audit');
-  let replicaA: Store;
-  let replicaB: Store;
-
-  beforeAll(async () => {
-    await backend.setup();
-    replicaA = await openStore(backend.url);
-    replicaB = await openStore(backend.url);
-  });
-
-  afterAll(async () => {
-    await replicaA?.close();
-    await replicaB?.close();
-    await backend.teardown();
-  });
+  const replicas = replicasOnOnePostgres('sluice_audit');
 
   it('append concurrently into one gap-free chain', async () => {
     const batches = Array.from({ length: 20 }, () => events(5));
     const results = await Promise.all(
-      batches.map((batch, i) => (i % 2 === 0 ? replicaA : replicaB).audit.append(batch)),
+      batches.map((batch, i) => (i % 2 === 0 ? replicas.a : replicas.b).audit.append(batch)),
     );
     // Each batch is stored whole, in order, in consecutive seqs.
     for (const [i, records] of results.entries()) {
       expect(records.map((record) => record.event)).toEqual(batches[i]?.map((item) => item.event));
       expect(records.map((record) => record.seq - (records[0]?.seq ?? 0))).toEqual([0, 1, 2, 3, 4]);
     }
-    const stored = await replicaB.audit.range({});
+    const stored = await replicas.b.audit.range({});
     expect(stored).toHaveLength(100);
     expectChain(stored, 1, GENESIS_HASH);
     expect(stored).toEqual(results.flat().sort((a, b) => a.seq - b.seq));
-    expect(await replicaA.audit.head()).toEqual({ seq: 100, hash: stored[99]?.hash });
+    expect(await replicas.a.audit.head()).toEqual({ seq: 100, hash: stored[99]?.hash });
   });
 });
