@@ -2,7 +2,7 @@
  * @module approvals/notify
  * Webhook notifications for approval events: signed JSON for any receiver, or Slack incoming-webhook
  * messages with Approve and Deny buttons. The only I/O of the approvals module: everything else here
- * is pure body and signature construction.
+ * is pure body construction (signing and the POST itself are core/delivery).
  *
  * A body carries only fields named in {@link ApprovalNotice}, picked one by one, and of the
  * statement only its literal-free `redactedStatement`: a notification leaves the gateway for chat
@@ -11,8 +11,8 @@
  * Webhook URLs are credentials (a Slack URL's path is its secret), so logs name a target by its
  * origin only, and a failure by its error code or name, never by a message that may quote the URL.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { postSignedJson, retryableStatus } from '../core/delivery.ts';
 import type { Logger } from '../core/logger.ts';
 
 export interface WebhookTarget {
@@ -56,10 +56,6 @@ export interface ApprovalNotice {
   readonly cli: { readonly approve: string; readonly deny: string };
 }
 
-export const TIMESTAMP_HEADER = 'x-sluice-timestamp';
-export const SIGNATURE_HEADER = 'x-sluice-signature';
-const SIGNATURE_PREFIX = 'sha256=';
-
 /** The signed JSON body: version 1 of the notice plus when it was sent. */
 export function jsonBody(notice: ApprovalNotice, sentAt: Date = new Date()): string {
   return JSON.stringify({ version: 1, ...noticeFields(notice), sentAt: sentAt.toISOString() });
@@ -82,44 +78,6 @@ function noticeFields(n: ApprovalNotice): ApprovalNotice {
     links: { show: n.links.show, approve: n.links.approve, deny: n.links.deny },
     cli: { approve: n.cli.approve, deny: n.cli.deny },
   };
-}
-
-/** Headers proving the body came from the gateway at `timestampSeconds` (Unix seconds). */
-export function signatureHeaders(
-  secret: Buffer,
-  body: string,
-  timestampSeconds: number,
-): Record<string, string> {
-  const timestamp = String(Math.floor(timestampSeconds));
-  return {
-    [TIMESTAMP_HEADER]: timestamp,
-    [SIGNATURE_HEADER]: SIGNATURE_PREFIX + signature(secret, timestamp, body),
-  };
-}
-
-function signature(secret: Buffer, timestamp: string, body: string): string {
-  return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
-}
-
-/**
- * For receivers: true when the headers sign exactly `body` with `secret` and the timestamp lies
- * within `toleranceSeconds` of `nowSeconds` (which bounds how long a captured request can be
- * replayed). Header names must be lower case, as node:http delivers them.
- */
-export function verifySignature(
-  secret: Buffer,
-  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
-  body: string,
-  toleranceSeconds: number,
-  nowSeconds: number,
-): boolean {
-  const timestamp = headers[TIMESTAMP_HEADER];
-  const given = headers[SIGNATURE_HEADER];
-  if (typeof timestamp !== 'string' || typeof given !== 'string' || !/^\d+$/.test(timestamp)) return false;
-  if (Math.abs(nowSeconds - Number(timestamp)) > toleranceSeconds) return false;
-  const expected = Buffer.from(SIGNATURE_PREFIX + signature(secret, timestamp, body));
-  const actual = Buffer.from(given);
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
 const TITLES: Readonly<Record<ApprovalEvent, string>> = {
@@ -331,27 +289,15 @@ export class WebhookNotifier {
   /** One POST; `done` unless the failure is worth retrying. */
   async #attempt(delivery: Delivery): Promise<AttemptOutcome> {
     const { target, body } = delivery;
-    const signed =
-      target.secret === undefined ? {} : signatureHeaders(target.secret, body, Date.now() / 1000);
-    try {
-      const response = await this.#fetch(target.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...signed },
-        body,
-        // A redirect could carry the body to a host nobody configured.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-      await response.body?.cancel();
-      return { done: !retryable(response.status), status: response.status };
-    } catch (err) {
-      return { done: false, error: errorCode(err) };
-    }
+    const outcome = await postSignedJson(target.url, body, {
+      secret: target.secret,
+      timeoutMs: this.#timeoutMs,
+      fetch: this.#fetch,
+    });
+    return 'status' in outcome
+      ? { done: !retryableStatus(outcome.status), status: outcome.status }
+      : { done: false, error: outcome.error };
   }
-}
-
-function retryable(status: number): boolean {
-  return status === 429 || status >= 500;
 }
 
 /** The target's origin for logs; validates the target once, up front. */
@@ -366,14 +312,4 @@ function checkedOrigin(target: WebhookTarget): string {
     throw new Error(`approval webhook ${origin}: a json target needs a signing secret`);
   }
   return origin;
-}
-
-/** e.g. ECONNREFUSED or TimeoutError: error messages can quote the URL, codes cannot. */
-function errorCode(err: unknown): string {
-  if (!(err instanceof Error)) return 'Error';
-  const cause: unknown = err.cause;
-  if (typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string') {
-    return cause.code;
-  }
-  return err.name;
 }

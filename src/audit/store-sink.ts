@@ -10,6 +10,7 @@
  * While the store is unavailable, events wait in the queue (bounded) and the append is retried
  * with backoff; `lag` and `failures` tell operators (metrics, readiness).
  */
+import { Backoff } from '../core/delivery.ts';
 import type { Logger } from '../core/logger.ts';
 import { type ChainedEvent, type Checkpoint, signCheckpoint } from './chain.ts';
 import type { AuditEvent, AuditSink } from './events.ts';
@@ -56,7 +57,9 @@ export class StoreAuditSink implements AuditSink {
     StoreAuditSinkOptions;
   #queue: Pending[] = [];
   #writing: Promise<void> | undefined;
-  #retryDelay = 0;
+  readonly #backoff = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS);
+  /** The wait before the pending retry. */
+  #retryInMs = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #gatherTimer: NodeJS.Timeout | undefined;
@@ -130,7 +133,7 @@ export class StoreAuditSink implements AuditSink {
       if (this.#retryTimer !== undefined) {
         clearTimeout(this.#retryTimer);
         this.#retryTimer = undefined;
-        await new Promise((resolve) => setTimeout(resolve, this.#retryDelay));
+        await new Promise((resolve) => setTimeout(resolve, this.#retryInMs));
       }
     }
     await this.#checkpoint();
@@ -162,22 +165,22 @@ export class StoreAuditSink implements AuditSink {
       .then(
         async (records) => {
           this.#queue.splice(0, batch.length);
-          this.#retryDelay = 0;
+          this.#backoff.reset();
           this.#lastAppendFailed = false;
           await this.#appended(records);
         },
         (error: unknown) => {
           this.#failures++;
           this.#lastAppendFailed = true;
-          this.#retryDelay = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.#retryDelay * 2));
+          this.#retryInMs = this.#backoff.next();
           this.#options.logger.warn(
-            { err: (error as Error).message, queued: this.#queue.length, retryInMs: this.#retryDelay },
+            { err: (error as Error).message, queued: this.#queue.length, retryInMs: this.#retryInMs },
             'audit append failed; will retry',
           );
           this.#retryTimer = setTimeout(() => {
             this.#retryTimer = undefined;
             this.#write();
-          }, this.#retryDelay);
+          }, this.#retryInMs);
           this.#retryTimer.unref();
         },
       )

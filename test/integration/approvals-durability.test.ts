@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifySignature } from '../../src/approvals/notify.ts';
+import { verifySignature } from '../../src/core/delivery.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { recordCredential, recordLogLine } from '../helpers/credential-log.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';

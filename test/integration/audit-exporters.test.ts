@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifySignature } from '../../src/approvals/notify.ts';
 import { toCef } from '../../src/audit/cef.ts';
 import { type ChainedEvent, chainNext } from '../../src/audit/chain.ts';
 import type { AuditEvent } from '../../src/audit/events.ts';
@@ -21,6 +20,7 @@ import { toEcs } from '../../src/audit/exporters/ecs.ts';
 import { JsonlFileExporter } from '../../src/audit/exporters/jsonl-file.ts';
 import { SyslogExporter } from '../../src/audit/exporters/syslog.ts';
 import { SPOOL_FILE, WebhookExporter } from '../../src/audit/exporters/webhook.ts';
+import { verifySignature } from '../../src/core/delivery.ts';
 import { recordingLogger } from '../helpers/gateway.ts';
 
 const actor = { id: 'k_1', name: 'alice', kind: 'human', sourceAddress: '10.0.0.7' } as const;

@@ -5,15 +5,13 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApprovalNotice,
   jsonBody,
-  SIGNATURE_HEADER,
-  signatureHeaders,
   slackBody,
-  verifySignature,
   WebhookNotifier,
   type WebhookNotifierOptions,
   type WebhookTarget,
 } from '../../src/approvals/notify.ts';
 import { viewStatement } from '../../src/approvals/statement-view.ts';
+import { SIGNATURE_HEADER, signatureHeaders, verifySignature } from '../../src/core/delivery.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { createScanner } from '../../src/dlp/index.ts';
 import { initSqlParser } from '../../src/sql/postgres/index.ts';

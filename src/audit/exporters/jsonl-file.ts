@@ -13,10 +13,10 @@
  * `event.sequence`.
  */
 import { type FileHandle, open, rename } from 'node:fs/promises';
+import { Backoff, errorCode, settledWithin, sleep } from '../../core/delivery.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { ChainedEvent } from '../chain.ts';
 import { toEcs } from './ecs.ts';
-import { Backoff, errorCode, settledWithin, sleep } from './support.ts';
 import type { AuditExporter } from './types.ts';
 
 export interface JsonlFileExporterOptions {

@@ -20,11 +20,11 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
+import { Backoff, errorCode, settledWithin, sleep } from '../../core/delivery.ts';
 import type { Logger } from '../../core/logger.ts';
 import { toCef } from '../cef.ts';
 import type { ChainedEvent } from '../chain.ts';
 import { toEcs } from './ecs.ts';
-import { Backoff, errorCode, settledWithin, sleep } from './support.ts';
 import type { AuditExporter } from './types.ts';
 
 export type SyslogFormat = 'rfc5424' | 'cef';

@@ -28,11 +28,17 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { appendFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { signatureHeaders } from '../../approvals/notify.ts';
+import {
+  Backoff,
+  errorCode,
+  postSignedJson,
+  retryableStatus,
+  SerialChain,
+  settledWithin,
+} from '../../core/delivery.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { ChainedEvent } from '../chain.ts';
 import { toEcs } from './ecs.ts';
-import { Backoff, errorCode, SerialChain, settledWithin } from './support.ts';
 import type { AuditExporter } from './types.ts';
 
 export interface WebhookExporterOptions {
@@ -205,7 +211,7 @@ export class WebhookExporter implements AuditExporter {
       }
       this.#failures++;
       const retryInMs = this.#backoff.next();
-      const retryable = attempt.status === undefined || attempt.status === 429 || attempt.status >= 500;
+      const retryable = attempt.status === undefined || retryableStatus(attempt.status);
       const fields = { webhook: this.#origin, seqs, status: attempt.status, error: attempt.error, retryInMs };
       if (retryable) this.#logger.warn(fields, 'audit webhook: delivery failed; will retry');
       else
@@ -218,25 +224,16 @@ export class WebhookExporter implements AuditExporter {
   }
 
   async #post(seqs: string, body: string): Promise<Attempt> {
-    try {
-      const response = await fetch(this.#url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'idempotency-key': seqs,
-          ...signatureHeaders(this.#secret, body, Date.now() / 1000),
-        },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#stop.signal]),
-      });
-      await response.body?.cancel();
-      return response.status >= 200 && response.status < 300
-        ? { ok: true }
-        : { ok: false, status: response.status };
-    } catch (error) {
-      return { ok: false, error: errorCode(error) };
-    }
+    const outcome = await postSignedJson(this.#url, body, {
+      secret: this.#secret,
+      headers: { 'idempotency-key': seqs },
+      timeoutMs: this.#timeoutMs,
+      signal: this.#stop.signal,
+    });
+    if (!('status' in outcome)) return { ok: false, error: outcome.error };
+    return outcome.status >= 200 && outcome.status < 300
+      ? { ok: true }
+      : { ok: false, status: outcome.status };
   }
 }
 
