@@ -20,10 +20,10 @@ import { WebhookExporter } from '../audit/exporters/webhook.ts';
 import { loadSigningKey } from '../audit/signing-key.ts';
 import { fanOut, StoreAuditSink } from '../audit/store-sink.ts';
 import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
-import { resolveSecret, type SecretVault } from '../config/secret-ref.ts';
+import { resolveSecret, type SecretSources, type SecretVault } from '../config/secret-ref.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { createScanner } from '../dlp/index.ts';
+import { createScanner, type TextScanner } from '../dlp/index.ts';
 import { ApiKeyAuthenticator } from '../identity/api-keys.ts';
 import { AuthThrottle, credentialPrefix, DEFAULT_THROTTLE } from '../identity/auth-throttle.ts';
 import { CompositeAuthenticator, type CredentialValidity } from '../identity/composite-authenticator.ts';
@@ -76,6 +76,11 @@ export interface GatewayDependencies {
   readonly store?: Store;
 }
 
+/** Where `env:`, `file:` and `secret:` references are read from. */
+function secretSources(env: NodeJS.ProcessEnv, vault: SecretVault | undefined): SecretSources {
+  return { env, readFile: (path) => readFile(path, 'utf8'), ...(vault ? { vault } : {}) };
+}
+
 /** Builds upstream targets with secrets resolved at connect time, never at startup. */
 async function upstreamTargets(
   config: SluiceConfig,
@@ -104,12 +109,7 @@ async function upstreamTarget(
     database: connection.target.database,
     password: password
       ? // Read on every new upstream connection: a rotated secret applies without a restart.
-        () =>
-          resolveSecret(password, {
-            env,
-            readFile: (path) => readFile(path, 'utf8'),
-            ...(vault ? { vault } : {}),
-          })
+        () => resolveSecret(password, secretSources(env, vault))
       : async () => undefined,
     tls: {
       mode: connection.tls.mode,
@@ -145,11 +145,7 @@ async function auditExporters(
           });
         }
         case 'webhook': {
-          const secret = await resolveSecret(sink.secret, {
-            env,
-            readFile: (path) => readFile(path, 'utf8'),
-            ...(vault ? { vault } : {}),
-          });
+          const secret = await resolveSecret(sink.secret, secretSources(env, vault));
           return new WebhookExporter({
             url: sink.url,
             secret: Buffer.from(secret),
@@ -179,13 +175,7 @@ async function webhookNotifier(
       ...(hook.secret === undefined
         ? {}
         : {
-            secret: Buffer.from(
-              await resolveSecret(hook.secret, {
-                env,
-                readFile: (path) => readFile(path, 'utf8'),
-                ...(vault ? { vault } : {}),
-              }),
-            ),
+            secret: Buffer.from(await resolveSecret(hook.secret, secretSources(env, vault))),
           }),
     })),
   );
@@ -201,11 +191,12 @@ async function startApprovals(
     audit: AuditSink;
     logger: Logger;
     notifier: WebhookNotifier;
+    /** Masks literal values in what approvers see. */
+    scanner: TextScanner;
     adminUrl: string;
     grantEnded: (requestId: string) => number;
   },
 ): Promise<ApprovalService> {
-  const { detectors, custom } = config.masking;
   const service = new ApprovalService({
     repository: dependencies.store.approvals,
     policies: config.policies,
@@ -216,7 +207,7 @@ async function startApprovals(
     notify: (notice) => dependencies.notifier.notify(notice),
     publicUrl: config.approvals.publicUrl ?? dependencies.adminUrl,
     replica: `${hostname()}:${process.pid}`,
-    scanner: createScanner({ detectors, custom, hashKey: randomBytes(32) }),
+    scanner: dependencies.scanner,
     estimateRows: async (connection, sql, parameters) => {
       const target = dependencies.targets.get(connection);
       return target ? estimateRows(target, sql, parameters, ROW_ESTIMATE_TIMEOUT_MS) : null;
@@ -284,13 +275,7 @@ async function maskerFactory(
       ? undefined
       : scannerWith(
           createHash('sha256')
-            .update(
-              await resolveSecret(hashKey, {
-                env,
-                readFile: (path) => readFile(path, 'utf8'),
-                ...(vault ? { vault } : {}),
-              }),
-            )
+            .update(await resolveSecret(hashKey, secretSources(env, vault)))
             .digest(),
         );
   return (context) => {
@@ -364,9 +349,17 @@ export async function startGateway(
         hint: 'Request access again (sluice access request) if you still need it.',
       },
     );
+    // Masks the values approvers and audit records would otherwise show: statement literals,
+    // bound parameters, recorded result rows. One scanner for both.
+    const recordingScanner = createScanner({
+      detectors: config.masking.detectors,
+      custom: config.masking.custom,
+      hashKey: randomBytes(32),
+    });
     const approvals = await startApprovals(config, {
       store,
       targets,
+      scanner: recordingScanner,
       audit: {
         emit(event) {
           metrics.approvalEvent(event.type, 'kind' in event ? event.kind : '');
@@ -389,11 +382,6 @@ export async function startGateway(
     closers.unshift(() => approvals.stop());
     const ordinaryPolicies = config.policies.filter((policy) => policy.grant === undefined);
 
-    const recordingScanner = createScanner({
-      detectors: config.masking.detectors,
-      custom: config.masking.custom,
-      hashKey: randomBytes(32),
-    });
     const authorize = async (
       principal: Principal,
       connectionName: string,
