@@ -17,7 +17,12 @@
 import { randomBytes } from 'node:crypto';
 import { type AccessRequestInput, ApprovalError, type Approvals } from '../approvals/approvals.ts';
 import type { ApprovalNotice } from '../approvals/notify.ts';
-import { type BoundParameter, bindingHash, viewStatement } from '../approvals/statement-view.ts';
+import {
+  type BoundParameter,
+  bindingHash,
+  type StatementView,
+  viewStatement,
+} from '../approvals/statement-view.ts';
 import { type AuditSink, actorOf, principalRecord } from '../audit/events.ts';
 import type { ApproverRule, PolicyConfig, ReviewConfig } from '../config/schema.ts';
 import { formatDuration } from '../core/duration.ts';
@@ -67,6 +72,12 @@ export interface ApprovalServiceOptions {
   /** An access grant ended (expired or revoked): close the sessions opened under it. */
   readonly grantEnded: (requestId: string) => number;
   readonly now?: () => Date;
+}
+
+/** A statement as approvers see it, and the binding hash of its approval. */
+interface Described {
+  readonly view: StatementView;
+  readonly hash: string;
 }
 
 /** A held statement's handler for the state its request reached. */
@@ -217,13 +228,8 @@ export class ApprovalService implements Approvals {
   ): PendingReview {
     const { verdict } = request;
     const outcome = (async () => {
-      const view = viewStatement(request.sql, request.parameters, this.#options.scanner);
-      const hash = bindingHash({
-        principalId: principal.id,
-        connection,
-        normalized: view.normalized,
-        parameters: request.parameters,
-      });
+      const described = this.#describe(principal, connection, request);
+      const { hash } = described;
       const now = this.#now();
       const grant = await this.#options.repository.consumeGrant(hash, now);
       if (grant) {
@@ -249,6 +255,7 @@ export class ApprovalService implements Approvals {
             connection,
             request,
             settings,
+            described,
           )
         ).id;
       return ticketError(id, request, settings);
@@ -266,8 +273,8 @@ export class ApprovalService implements Approvals {
     connection: string,
     request: ReviewRequest,
     settings: ReviewConfig,
+    { view, hash }: Described = this.#describe(principal, connection, request),
   ): Promise<StatementApprovalRecord> {
-    const view = viewStatement(request.sql, request.parameters, this.#options.scanner);
     const rowEstimate = request.estimateRows
       ? await this.#options.estimateRows(connection, request.sql, request.parameters)
       : null;
@@ -284,12 +291,7 @@ export class ApprovalService implements Approvals {
       parameters: view.parameters,
       redactedStatement: view.redacted,
       rowEstimate,
-      bindingHash: bindingHash({
-        principalId: principal.id,
-        connection,
-        normalized: view.normalized,
-        parameters: request.parameters,
-      }),
+      bindingHash: hash,
       ...this.#approverFields(settings.approvers),
       expiresAt: new Date(this.#now().getTime() + settings.timeoutMs),
       replica: this.#options.replica,
@@ -307,6 +309,18 @@ export class ApprovalService implements Approvals {
     });
     this.#notify('approval.requested', created);
     return created;
+  }
+
+  /** What approvers see, and the hash an approval is bound to; computed once per review. */
+  #describe(principal: Principal, connection: string, request: ReviewRequest): Described {
+    const view = viewStatement(request.sql, request.parameters, this.#options.scanner);
+    const hash = bindingHash({
+      principalId: principal.id,
+      connection,
+      normalized: view.normalized,
+      parameters: request.parameters,
+    });
+    return { view, hash };
   }
 
   #approverFields(rule: ApproverRule) {
