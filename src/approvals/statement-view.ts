@@ -18,7 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { Node } from '@pgsql/types';
 import { deparseSync } from 'pgsql-deparser';
-import type { TextScanner } from '../dlp/index.ts';
+import { maskText, type TextScanner } from '../dlp/index.ts';
 import { parsePostgres } from '../sql/postgres/parser.ts';
 
 export interface BoundParameter {
@@ -47,8 +47,6 @@ const STATEMENT_SEPARATOR = ';\n';
 const LITERAL_PLACEHOLDER = '?';
 const NOT_CANONICAL_PREFIX = '[not canonicalized] ';
 const NOT_SHOWN = '[statement not shown: it could not be canonicalized]';
-/** Shown for a value whose DLP masker is `null` (the data path would send SQL NULL instead). */
-const NULLED = '[REDACTED]';
 const HASH_DOMAIN = 'sluice.approval-binding.v1';
 
 /**
@@ -81,7 +79,7 @@ export function viewStatement(
   const statements = canonicalStatements(sql);
   if (statements === undefined) {
     return {
-      display: NOT_CANONICAL_PREFIX + escapeForDisplay(maskText(sql, scanner)),
+      display: NOT_CANONICAL_PREFIX + escapeForDisplay(maskText(scanner, sql)),
       parameters: shownParameters,
       redacted: NOT_SHOWN,
       normalized: sql,
@@ -89,7 +87,7 @@ export function viewStatement(
     };
   }
   return {
-    display: render(statements, (literal) => maskText(literal, scanner)),
+    display: render(statements, (literal) => maskText(scanner, literal)),
     parameters: shownParameters,
     redacted: render(statements, () => LITERAL_PLACEHOLDER),
     normalized: statements.join(STATEMENT_SEPARATOR),
@@ -127,15 +125,10 @@ function treeShape(tree: unknown): string {
   );
 }
 
-function maskText(text: string, scanner: TextScanner): string {
-  const found = scanner.scan(text);
-  return found === undefined ? text : (found.masked ?? NULLED);
-}
-
 function displayParameter(parameter: BoundParameter, scanner: TextScanner): string {
   if (parameter.value === null) return 'NULL';
   if (parameter.format !== 0) return `<binary ${parameter.value.length} bytes>`;
-  const masked = maskText(parameter.value.toString('utf8'), scanner);
+  const masked = maskText(scanner, parameter.value.toString('utf8'));
   return escapeForDisplay(`'${masked.replaceAll("'", "''")}'`);
 }
 

@@ -12,6 +12,7 @@ export {
   type CustomPattern,
   createScanner,
   DEFAULT_DETECTORS,
+  maskText,
   type ScannerConfig,
   type ScanResult,
   type TextScanner,

@@ -136,6 +136,15 @@ function buildSlots(config: ScannerConfig): Slot[] {
  * @throws Error for an unknown detector or masker, a custom pattern that does not compile or matches
  * the empty string, a duplicate custom name, or a `hash` masker with a key under 16 bytes.
  */
+/**
+ * `text` with every finding masked, for text that must always be shown as text (records, approver
+ * views): a finding whose masker is `null` turns the whole text into `nulled`.
+ */
+export function maskText(scanner: TextScanner, text: string, nulled = '[REDACTED]'): string {
+  const found = scanner.scan(text);
+  return found === undefined ? text : (found.masked ?? nulled);
+}
+
 export function createScanner(config: ScannerConfig): TextScanner {
   const slots = buildSlots(config);
   if (slots.some((s) => s.masker === 'hash') && config.hashKey.length < MIN_HASH_KEY_BYTES) {

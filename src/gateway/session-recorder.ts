@@ -10,7 +10,7 @@
  */
 import { type AuditSink, principalRecord } from '../audit/events.ts';
 import { ClientFacingError } from '../core/errors.ts';
-import type { TextScanner } from '../dlp/index.ts';
+import { maskText, type TextScanner } from '../dlp/index.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { ResultPreview, SessionContext } from '../protocols/postgres/ports.ts';
 import type { SessionRecorder } from './statement-gate.ts';
@@ -46,11 +46,8 @@ const UNAVAILABLE = new ClientFacingError(
 function recordedText(sql: string, scanner: TextScanner): { text: string; truncated: boolean } {
   const truncated = sql.length > MAX_TEXT;
   const cut = truncated ? sql.slice(0, MAX_TEXT) : sql;
-  const found = scanner.scan(cut);
   // A finding whose masker is `null` leaves nothing to show: the whole text is withheld.
-  const text =
-    found === undefined ? cut : (found.masked ?? '[statement withheld: it holds sensitive values]');
-  return { text, truncated };
+  return { text: maskText(scanner, cut, '[statement withheld: it holds sensitive values]'), truncated };
 }
 
 /**
@@ -58,12 +55,10 @@ function recordedText(sql: string, scanner: TextScanner): { text: string; trunca
  * must not put raw values into the recording (what the client saw is not what the log may keep).
  */
 function maskedPreview(preview: ResultPreview, scanner: TextScanner): ResultPreview {
-  const mask = (value: string | null) => {
-    if (value === null) return null;
-    const found = scanner.scan(value);
-    return found === undefined ? value : (found.masked ?? '[REDACTED]');
+  return {
+    ...preview,
+    rows: preview.rows.map((row) => row.map((value) => (value === null ? null : maskText(scanner, value)))),
   };
-  return { ...preview, rows: preview.rows.map((row) => row.map(mask)) };
 }
 
 export function sessionRecorder(options: SessionRecorderOptions): SessionRecorder {
