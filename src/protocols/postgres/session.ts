@@ -43,7 +43,6 @@ import {
 import { decodeParameterStatus } from './codec/backend/parameter-status.ts';
 import { decodeReadyForQuery } from './codec/backend/ready-for-query.ts';
 import { decodeRowDescription } from './codec/backend/row-description.ts';
-import { errorFields } from './codec/error-fields.ts';
 import type { FrontendMessage } from './codec/frontend/index.ts';
 import { decodeFrontendMessage, encodeFrontendMessage } from './codec/frontend/index.ts';
 import {
@@ -58,7 +57,6 @@ import { FrameReader } from './frame-reader.ts';
 import { frontendLimits, MessageFramer } from './framer.ts';
 import type {
   FinalVerdict,
-  NoticeText,
   PostgresSessionPorts,
   ResultLimits,
   ResultMasker,
@@ -71,7 +69,7 @@ import type {
 import { ReadyTracker } from './ready-tracker.ts';
 import { type ColumnShape, ResultShapeTracker } from './result-shapes.ts';
 import { parseStartupParameters, type StartupRequest } from './startup-parameters.ts';
-import { toErrorResponse } from './to-error-response.ts';
+import { toErrorResponse, toNoticeResponse } from './to-error-response.ts';
 import {
   connectUpstream,
   sendUpstreamCancel,
@@ -218,6 +216,8 @@ export class PostgresSession {
   /** The current result's column names and first rows, for the recording (masked, as sent). */
   #previewColumns: string[] = [];
   #previewRows: (string | null)[][] = [];
+  /** Rows of each result the gate wants recorded (0: none); read once, it is checked per row. */
+  #previewLimit = 0;
   /** What has been reported to metrics so far; the sweep reports the difference. */
   #reported = { bytesFromClient: 0, bytesToClient: 0, statements: 0 };
 
@@ -442,6 +442,7 @@ export class PostgresSession {
     this.#target = decision.target;
     this.#gate = decision.gate;
     this.#grant = decision.grant;
+    this.#previewLimit = decision.gate.previewRows;
     this.#limits = decision.gate.limits;
     this.#masker = decision.gate.masker;
     if (this.#masker) this.#shapes = new ResultShapeTracker();
@@ -661,7 +662,7 @@ export class PostgresSession {
     this.#held = { hold };
     this.#toUpstream.writeTo(upstream.socket);
     this.#pauseClient();
-    if (hold.notice) this.#toClient.add(noticeFrame(hold.notice));
+    if (hold.notice) this.#toClient.add(toNoticeResponse(hold.notice));
     this.#toClient.writeTo(this.#client);
     this.#log.info({ kind }, 'statement held');
     void hold.outcome.then((verdict) => this.#released(verdict, message, kind));
@@ -699,7 +700,7 @@ export class PostgresSession {
 
   /** Keeps the row (as the client gets it) while the recording wants more of this result. */
   #keepPreview(tag: number, payload: Buffer): void {
-    if (this.#previewRows.length >= (this.#gate?.previewRows ?? 0)) return;
+    if (this.#previewRows.length >= this.#previewLimit) return;
     if (tag === BackendTag.DataRow) {
       this.#previewRows.push(decodeDataRow(payload).values.map(previewValue));
     } else {
@@ -716,7 +717,7 @@ export class PostgresSession {
   /** A statement's result ended: tell the gate (audit) what the client saw. */
   #statementEnded(sqlstate: string | undefined): void {
     const now = Date.now();
-    const keep = this.#gate?.previewRows ?? 0;
+    const keep = this.#previewLimit;
     this.#gate?.completed({
       rows: this.#resultRows,
       bytes: this.#resultBytes,
@@ -865,7 +866,7 @@ export class PostgresSession {
           break;
         }
         case BackendTag.RowDescription:
-          if (this.#shapes || (this.#gate?.previewRows ?? 0) > 0) {
+          if (this.#shapes || this.#previewLimit > 0) {
             const { fields } = decodeRowDescription(frame.payload);
             this.#shapes?.rowDescription(fields);
             this.#previewColumns = fields.map((field) => field.name);
@@ -1209,20 +1210,6 @@ function previewValue(value: Buffer | null): string | null {
   const text = value.toString('utf8');
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes mark binary values
   return /[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text) ? `<binary ${value.length} bytes>` : text;
-}
-
-/** A NoticeResponse, as PostgreSQL sends them (SQLSTATE 00000). */
-function noticeFrame(notice: NoticeText): Buffer {
-  return encodeNoticeResponse({
-    type: 'NoticeResponse',
-    fields: errorFields({
-      severity: 'NOTICE',
-      code: '00000',
-      message: notice.message,
-      ...(notice.detail === undefined ? {} : { detail: notice.detail }),
-      ...(notice.hint === undefined ? {} : { hint: notice.hint }),
-    }),
-  });
 }
 
 /** Client messages that decide the shape of the rows coming back. */

@@ -5,19 +5,27 @@
  */
 import type { ClientFacingError } from '../../core/errors.ts';
 import { encodeErrorResponse } from './codec/backend/error-response.ts';
-import { errorFields } from './codec/error-fields.ts';
+import { encodeNoticeResponse } from './codec/backend/notice-response.ts';
+import { errorFields, type NoticeFields } from './codec/error-fields.ts';
+import type { NoticeText } from './ports.ts';
 
 export type Severity = 'ERROR' | 'FATAL';
 
-export function toErrorResponse(error: ClientFacingError, severity: Severity): Buffer {
-  return encodeErrorResponse({
-    type: 'ErrorResponse',
-    fields: errorFields({
-      severity,
-      code: error.sqlstate,
-      message: error.message,
-      ...(error.detail === undefined ? {} : { detail: error.detail }),
-      ...(error.hint === undefined ? {} : { hint: error.hint }),
-    }),
+function fields(severity: Severity | 'NOTICE', code: string, text: NoticeText): NoticeFields {
+  return errorFields({
+    severity,
+    code,
+    message: text.message,
+    ...(text.detail === undefined ? {} : { detail: text.detail }),
+    ...(text.hint === undefined ? {} : { hint: text.hint }),
   });
+}
+
+export function toErrorResponse(error: ClientFacingError, severity: Severity): Buffer {
+  return encodeErrorResponse({ type: 'ErrorResponse', fields: fields(severity, error.sqlstate, error) });
+}
+
+/** A NoticeResponse, as PostgreSQL sends them (SQLSTATE 00000): shown at once, nothing fails. */
+export function toNoticeResponse(notice: NoticeText): Buffer {
+  return encodeNoticeResponse({ type: 'NoticeResponse', fields: fields('NOTICE', '00000', notice) });
 }
