@@ -66,7 +66,6 @@ export interface StatementDecision {
   readonly decision: 'allow' | 'deny' | 'review' | 'limit';
   readonly policy: string;
   readonly rule: string;
-  readonly reason: string;
 }
 
 /**
@@ -170,9 +169,8 @@ export class PolicyStatementGate implements StatementGate {
   }
 
   query(sql: string): GateVerdict {
-    this.#sql = sql;
-    const unavailable = this.#options.recorder?.unavailable();
-    if (unavailable) return { allowed: false, error: unavailable };
+    const unrecordable = this.#begin(sql);
+    if (unrecordable) return unrecordable;
     const facts = this.#resolve(this.#options.analyze(sql));
     const verdict = this.#reviewAtExecute(facts, this.#judge(facts));
     if (verdict.action === 'deny') return this.#refuse(verdict, facts);
@@ -221,9 +219,8 @@ export class PolicyStatementGate implements StatementGate {
   }
 
   parse(name: string, sql: string): FinalVerdict {
-    this.#sql = sql;
-    const unavailable = this.#options.recorder?.unavailable();
-    if (unavailable) return { allowed: false, error: unavailable };
+    const unrecordable = this.#begin(sql);
+    if (unrecordable) return unrecordable;
     // The server drops the unnamed statement as soon as a new Parse for it arrives.
     if (name === '') this.#statements.delete('');
     const facts = this.#resolve(this.#options.analyze(sql));
@@ -264,6 +261,16 @@ export class PolicyStatementGate implements StatementGate {
     this.#options.recorder?.closed(summary);
   }
 
+  /**
+   * Starts judging a message: its text is what the decision record will show, and nothing is
+   * judged (or forwarded) while the audit trail cannot record the decision (failMode: closed).
+   */
+  #begin(sql: string): FinalVerdict | undefined {
+    this.#sql = sql;
+    const unavailable = this.#options.recorder?.unavailable();
+    return unavailable ? { allowed: false, error: unavailable } : undefined;
+  }
+
   /** The decision record, written before the message is forwarded (or refused). */
   #record(
     verdict: Verdict,
@@ -276,7 +283,6 @@ export class PolicyStatementGate implements StatementGate {
       decision,
       policy: verdict.policy,
       rule: verdict.rule,
-      reason: verdict.reason,
     });
   }
 
@@ -449,9 +455,8 @@ export class PolicyStatementGate implements StatementGate {
   }
 
   functionCall(): FinalVerdict {
-    this.#sql = '';
-    const unavailable = this.#options.recorder?.unavailable();
-    if (unavailable) return { allowed: false, error: unavailable };
+    const unrecordable = this.#begin('');
+    if (unrecordable) return unrecordable;
     const verdict = judgeFunctionCall(this.#options.policies);
     if (verdict.action !== 'allow') return this.#refuse(verdict, []);
     this.#record(verdict, []);
