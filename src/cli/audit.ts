@@ -11,7 +11,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { toCef } from '../audit/cef.ts';
 import {
   type ChainedEvent,
@@ -21,7 +21,8 @@ import {
   type VerifyResult,
 } from '../audit/chain.ts';
 import type { Store } from '../store/store.ts';
-import { addStoreOptions, parseSince, type StoreOptions, withStore } from './store-option.ts';
+import { collect, parseSince } from './option-parsers.ts';
+import { addStoreOptions, type StoreOptions, withStore } from './store-option.ts';
 
 interface VerifyOptions extends StoreOptions {
   from?: number;
@@ -78,7 +79,7 @@ export function registerAuditCommands(program: Command): void {
       .command('export')
       .description('print the audit log as JSONL (verifiable with verify --file) or CEF')
       .option('--since <when>', 'an ISO date/time, or a duration back from now such as 24h')
-      .option('--format <format>', 'jsonl or cef', parseFormat, 'jsonl'),
+      .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'cef']).default('jsonl')),
   ).action((opts: ExportOptions) =>
     withStore(opts, async (store) => {
       const sinceAt = opts.since === undefined ? undefined : parseSince(opts.since);
@@ -202,13 +203,4 @@ function parseSeq(text: string): number {
   const seq = Number(text);
   if (!Number.isSafeInteger(seq) || seq < 1) throw new InvalidArgumentError('a sequence number (1, 2, …)');
   return seq;
-}
-
-function parseFormat(text: string): 'jsonl' | 'cef' {
-  if (text !== 'jsonl' && text !== 'cef') throw new InvalidArgumentError('jsonl or cef');
-  return text;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }

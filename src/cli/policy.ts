@@ -14,6 +14,7 @@ import { refusalError } from '../gateway/statement-gate.ts';
 import { applicablePolicies } from '../policy/connection-access.ts';
 import { compilePolicy, judgeStatements, type Verdict } from '../policy/statement-policy.ts';
 import { analyze, initSqlParser, type StatementFacts } from '../sql/postgres/index.ts';
+import { collect } from './option-parsers.ts';
 import {
   checkSummary,
   describeFacts,
@@ -75,10 +76,6 @@ export function registerPolicyCommands(program: Command): void {
       if (config === undefined) return;
       process.exitCode = await dryRun(config, sql, opts);
     });
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /** Parses and validates without the `env:` check `start` does: checking needs no secrets. */

@@ -7,7 +7,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ChainedEvent } from '../audit/chain.ts';
 import type { AuditEvent } from '../audit/events.ts';
-import { addStoreOptions, parseSince, type StoreOptions, withStore } from './store-option.ts';
+import { parseSince } from './option-parsers.ts';
+import { addStoreOptions, type StoreOptions, withStore } from './store-option.ts';
 import { formatTable, printTable } from './table.ts';
 
 interface ListOptions extends StoreOptions {

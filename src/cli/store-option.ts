@@ -3,9 +3,8 @@
  * How every command that touches the store finds it: `--store URL`, else the `store` (and
  * `storePassword`) of `--config FILE`, else `$SLUICE_STORE`, else `pglite://./.sluice`.
  */
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load.ts';
-import { parseDuration } from '../core/duration.ts';
 import { createLogger } from '../core/logger.ts';
 import { storeUrl } from '../gateway/configured-store.ts';
 import { DEFAULT_STORE_URL, openStore } from '../store/open-store.ts';
@@ -53,14 +52,4 @@ export async function withStore<T>(opts: StoreOptions, work: (store: Store) => P
   } finally {
     await store.close();
   }
-}
-
-/** `--since`: an ISO date/time, or a duration back from now (`24h`); as an ISO timestamp. */
-export function parseSince(text: string): string {
-  const ago = parseDuration(text);
-  if (ago !== undefined) return new Date(Date.now() - ago).toISOString();
-  const at = new Date(text);
-  if (Number.isNaN(at.getTime()))
-    throw new InvalidArgumentError('an ISO date/time or a duration such as 24h');
-  return at.toISOString();
 }
