@@ -93,3 +93,20 @@ export function replicasOnOnePostgres(prefix: string): {
     },
   };
 }
+
+/**
+ * Opens a store on `backend` for the enclosing describe block (set up before, closed and torn
+ * down after) and hands it to `use`.
+ */
+export function openStoreFor(backend: Backend, use: (store: Store) => void): void {
+  let store: Store | undefined;
+  beforeAll(async () => {
+    await backend.setup();
+    store = await openStore(backend.url);
+    use(store);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await backend.teardown();
+  });
+}

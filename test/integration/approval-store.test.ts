@@ -4,7 +4,7 @@
  * and the change feed, across two stores sharing one PostgreSQL database as replicas would.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openStore } from '../../src/store/open-store.ts';
 import type {
   AccessRequestRecord,
@@ -16,7 +16,12 @@ import type {
   Store,
 } from '../../src/store/store.ts';
 import { adminQuery } from '../helpers/postgres.ts';
-import { pgliteBackend, postgresBackend, replicasOnOnePostgres } from '../helpers/store-backends.ts';
+import {
+  openStoreFor,
+  pgliteBackend,
+  postgresBackend,
+  replicasOnOnePostgres,
+} from '../helpers/store-backends.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -93,15 +98,8 @@ const backends = [pgliteBackend('sluice-approvals'), postgresBackend('sluice_app
 
 describe.each(backends)('$kind approval store', (backend) => {
   let store: Store;
-
-  beforeAll(async () => {
-    await backend.setup();
-    store = await openStore(backend.url);
-  });
-
-  afterAll(async () => {
-    await store?.close();
-    await backend.teardown();
+  openStoreFor(backend, (opened) => {
+    store = opened;
   });
 
   /** Decides `id` as approved (a request of required count 1), returning the record. */

@@ -5,11 +5,15 @@
  * one gap-free chain; checkpoints and signing keys round trip.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ChainedEvent, eventHash, GENESIS_HASH } from '../../src/audit/chain.ts';
-import { openStore } from '../../src/store/open-store.ts';
 import type { NewAuditEvent, Store } from '../../src/store/store.ts';
-import { pgliteBackend, postgresBackend, replicasOnOnePostgres } from '../helpers/store-backends.ts';
+import {
+  openStoreFor,
+  pgliteBackend,
+  postgresBackend,
+  replicasOnOnePostgres,
+} from '../helpers/store-backends.ts';
 
 function newEvent(overrides: Partial<NewAuditEvent> = {}): NewAuditEvent {
   const id = randomUUID();
@@ -39,15 +43,8 @@ const backends = [pgliteBackend('sluice-audit'), postgresBackend('sluice_audit')
 
 describe.each(backends)('$kind audit store', (backend) => {
   let store: Store;
-
-  beforeAll(async () => {
-    await backend.setup();
-    store = await openStore(backend.url);
-  });
-
-  afterAll(async () => {
-    await store?.close();
-    await backend.teardown();
+  openStoreFor(backend, (opened) => {
+    store = opened;
   });
 
   /** What the log holds so far; tests share the store, so each starts after the previous. */
