@@ -7,6 +7,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ChainedEvent } from '../audit/chain.ts';
 import type { AuditEvent } from '../audit/events.ts';
+import type { Store } from '../store/store.ts';
 import { parseSince } from './option-parsers.ts';
 import { addStoreOptions, type StoreOptions, withStore } from './store-option.ts';
 import { formatTable, printTable } from './table.ts';
@@ -69,7 +70,7 @@ export function registerSessionsCommands(program: Command): void {
       .option('--json', 'print the recorded events as a JSON array'),
   ).action((id: string, opts: StoreOptions & { json?: boolean }) =>
     withStore(opts, async (store) => {
-      const records = await recording(await store.audit.sessionEvents(id), id);
+      const records = await recording(store, id);
       if (opts.json) {
         console.log(JSON.stringify(records));
         return;
@@ -86,7 +87,7 @@ export function registerSessionsCommands(program: Command): void {
       .option('--speed <factor>', 'pace: 1 real time, 10 ten times faster, 0 no pauses', parseSpeed, 0),
   ).action((id: string, opts: ReplayOptions) =>
     withStore(opts, async (store) => {
-      const records = await recording(await store.audit.sessionEvents(id), id);
+      const records = await recording(store, id);
       let previous: number | undefined;
       for (const line of timeline(records, { results: true })) {
         const pause = previous === undefined ? 0 : line.at - previous;
@@ -100,7 +101,9 @@ export function registerSessionsCommands(program: Command): void {
   );
 }
 
-async function recording(records: ChainedEvent[], id: string): Promise<ChainedEvent[]> {
+/** A session's records in order; a session id with none is an error, not an empty replay. */
+async function recording(store: Store, id: string): Promise<ChainedEvent[]> {
+  const records = await store.audit.sessionEvents(id);
   if (records.length === 0) throw new Error(`no recorded session ${id}`);
   return records;
 }
