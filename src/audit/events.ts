@@ -195,9 +195,10 @@ export function actorOf(principal: Principal, sourceAddress: string): AuditActor
 export function logAuditSink(logger: Logger): AuditSink {
   return {
     emit(event) {
-      const line = { audit: true, event: { ...event, at: new Date().toISOString() } };
-      if (event.type.startsWith('statement.')) logger.debug(line, event.type);
-      else logger.info(line, event.type);
+      const level = event.type.startsWith('statement.') ? 'debug' : 'info';
+      // Checked first: the line is built for every statement, and debug is usually off.
+      if (!logger.isLevelEnabled(level)) return;
+      logger[level]({ audit: true, event: { ...event, at: new Date().toISOString() } }, event.type);
     },
   };
 }
