@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import type { StoreConfig } from '../config/schema.ts';
 import { resolveSecret } from '../config/secret-ref.ts';
 import type { Logger } from '../core/logger.ts';
-import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
+import { openStoreInWorker } from '../store/worker-store.ts';
 
 export async function storeUrl(config: StoreConfig, env: NodeJS.ProcessEnv): Promise<string> {
   if (config.kind === 'pglite') return `pglite://${config.dir}`;
@@ -25,9 +25,10 @@ export async function storeUrl(config: StoreConfig, env: NodeJS.ProcessEnv): Pro
   return `postgres://${userinfo}@${hostPart}:${port}/${encodeURIComponent(database)}`;
 }
 
+/** In a worker thread: the store's work, audit appends above all, stays off the relaying thread. */
 export async function openConfiguredStore(
   config: StoreConfig,
   options: { env: NodeJS.ProcessEnv; logger: Logger },
 ): Promise<Store> {
-  return openStore(await storeUrl(config, options.env), { logger: options.logger });
+  return openStoreInWorker(await storeUrl(config, options.env), { logger: options.logger });
 }

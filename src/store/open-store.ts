@@ -12,7 +12,7 @@ import { GatewayError } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
 import { lockDir } from './lock-file.ts';
 import { PgListener } from './pg-listener.ts';
-import { pgliteExecutor, poolExecutor } from './sql-executor.ts';
+import { pgliteExecutor, poolExecutor, type SqlExecutor } from './sql-executor.ts';
 import { openSqlStore } from './sql-store.ts';
 import type { Store } from './store.ts';
 
@@ -37,18 +37,8 @@ export function redactStoreUrl(url: string): string {
  */
 export async function openStore(url: string, options: { logger?: Logger } = {}): Promise<Store> {
   const logger = options.logger ?? silentLogger;
-  const pglite = /^pglite:\/\/(.*)$/is.exec(url);
-  try {
-    if (pglite) return await openPglite(pglite[1] ?? '', logger);
-    if (/^postgres(ql)?:\/\//i.test(url)) return await openPostgres(url, logger);
-  } catch (error) {
-    if (error instanceof GatewayError) throw error;
-    throw new GatewayError('GW_ERR_STORE', `cannot open store ${redactStoreUrl(url)}: ${scrub(error, url)}`);
-  }
-  throw new GatewayError(
-    'GW_ERR_STORE',
-    `unsupported store URL ${redactStoreUrl(url)}; use ${ACCEPTED_FORMS}`,
-  );
+  const { db, kind, afterClose } = await openExecutor(url, logger);
+  return openSqlStore(db, kind, logger, { afterClose });
 }
 
 /**
@@ -71,7 +61,35 @@ function safeDecode(text: string): string {
   }
 }
 
-async function openPglite(dir: string, logger: Logger): Promise<Store> {
+/** An open, unmigrated connection to the store, and what to run after it is closed. */
+export interface OpenedExecutor {
+  readonly db: SqlExecutor;
+  readonly kind: Store['kind'];
+  /** Runs once the connection is closed (the PGlite store releases its lock file there). */
+  readonly afterClose: () => Promise<void>;
+}
+
+/**
+ * Connects to the store a URL names, without migrating it: {@link openStore} in this thread, the
+ * store worker (src/store/worker-store.ts) in its own.
+ * @throws GatewayError GW_ERR_STORE as {@link openStore} does.
+ */
+export async function openExecutor(url: string, logger: Logger): Promise<OpenedExecutor> {
+  const pglite = /^pglite:\/\/(.*)$/is.exec(url);
+  try {
+    if (pglite) return await openPglite(pglite[1] ?? '');
+    if (/^postgres(ql)?:\/\//i.test(url)) return openPostgres(url, logger);
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw new GatewayError('GW_ERR_STORE', `cannot open store ${redactStoreUrl(url)}: ${scrub(error, url)}`);
+  }
+  throw new GatewayError(
+    'GW_ERR_STORE',
+    `unsupported store URL ${redactStoreUrl(url)}; use ${ACCEPTED_FORMS}`,
+  );
+}
+
+async function openPglite(dir: string): Promise<OpenedExecutor> {
   if (dir === '')
     throw new GatewayError('GW_ERR_STORE', `pglite:// needs a directory; use ${ACCEPTED_FORMS}`);
   const root = resolve(dir);
@@ -81,14 +99,14 @@ async function openPglite(dir: string, logger: Logger): Promise<Store> {
   try {
     // A subdirectory keeps PGlite's data directory free of our lock file and future siblings.
     const db = await PGlite.create(join(root, 'pgdata'));
-    return await openSqlStore(pgliteExecutor(db), 'pglite', logger, lock.release);
+    return { db: pgliteExecutor(db), kind: 'pglite', afterClose: lock.release };
   } catch (error) {
     await lock.release();
     throw error;
   }
 }
 
-async function openPostgres(url: string, logger: Logger): Promise<Store> {
+function openPostgres(url: string, logger: Logger): OpenedExecutor {
   const pool = new Pool({ connectionString: url, application_name: 'sluice' });
   // Without a listener, an idle connection dropped by the server (restart, failover) crashes the process.
   pool.on('error', (error) => logger.warn({ err: error }, 'store connection lost; the pool will reconnect'));
@@ -97,5 +115,5 @@ async function openPostgres(url: string, logger: Logger): Promise<Store> {
     () => new Client({ connectionString: url, application_name: 'sluice-listen' }),
     logger,
   );
-  return openSqlStore(poolExecutor(pool, listener), 'postgres', logger);
+  return { db: poolExecutor(pool, listener), kind: 'postgres', afterClose: async () => {} };
 }

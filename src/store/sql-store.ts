@@ -9,17 +9,21 @@ import { SqlAuditRepository } from './audit-repository.ts';
 import { migrate } from './migrations.ts';
 import { SqlSecretRepository } from './secret-repository.ts';
 import type { SqlExecutor } from './sql-executor.ts';
-import type { Store } from './store.ts';
+import type { AuditRepository, Store } from './store.ts';
 
-/**
- * Migrates `db` and wraps it. On failure `db` is closed before the error propagates.
- * @param afterClose runs once the connection is closed (the PGlite store releases its lock file there).
- */
+export interface SqlStoreOptions {
+  /** Runs once the connection is closed (the PGlite store releases its lock file there). */
+  readonly afterClose?: () => Promise<void>;
+  /** The audit log's repository, when appends run somewhere else (the store worker). */
+  readonly audit?: AuditRepository;
+}
+
+/** Migrates `db` and wraps it. On failure `db` is closed before the error propagates. */
 export async function openSqlStore(
   db: SqlExecutor,
   kind: Store['kind'],
   logger: Logger,
-  afterClose: () => Promise<void> = async () => {},
+  { afterClose = async () => {}, audit = new SqlAuditRepository(db) }: SqlStoreOptions = {},
 ): Promise<Store> {
   try {
     await migrate(db, logger);
@@ -33,7 +37,7 @@ export async function openSqlStore(
     apiKeys: new SqlApiKeyRepository(db),
     secrets: new SqlSecretRepository(db),
     approvals: new SqlApprovalRepository(db),
-    audit: new SqlAuditRepository(db),
+    audit,
     ping: async () => {
       await db.query('SELECT 1');
     },

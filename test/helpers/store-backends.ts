@@ -1,26 +1,39 @@
 /**
- * The two store backends the store suites run against: a throwaway PGlite directory and a scratch
- * PostgreSQL database, each created in `setup` and removed in `teardown`.
+ * The store backends the store suites run against: a throwaway PGlite directory and a scratch
+ * PostgreSQL database, each created in `setup` and removed in `teardown`, opened in the test's
+ * thread or (as the gateway opens its store) in a store worker.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { silentLogger } from '../../src/core/logger.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { openStoreInWorker } from '../../src/store/worker-store.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from './postgres.ts';
 
 export interface Backend {
   readonly kind: Store['kind'];
+  /** `kind`, plus where the store runs when that is the store worker: what test titles show. */
+  readonly name: string;
   readonly url: string;
+  readonly inWorker: boolean;
   setup(): Promise<void>;
   teardown(): Promise<void>;
 }
 
-export function pgliteBackend(prefix: string): Backend {
+/** The name a backend shows in test titles. */
+function backendName(kind: Store['kind'], inWorker: boolean): string {
+  return inWorker ? `${kind} (store worker)` : kind;
+}
+
+export function pgliteBackend(prefix: string, { inWorker = false } = {}): Backend {
   let dir = '';
   return {
     kind: 'pglite',
+    name: backendName('pglite', inWorker),
+    inWorker,
     get url() {
       return `pglite://${dir}`;
     },
@@ -32,10 +45,15 @@ export function pgliteBackend(prefix: string): Backend {
 }
 
 /** `database` is the scratch database's name, for tests that reach into it directly. */
-export function postgresBackend(prefix: string): Backend & { readonly database: string } {
+export function postgresBackend(
+  prefix: string,
+  { inWorker = false } = {},
+): Backend & { readonly database: string } {
   let database: TestDatabase | undefined;
   return {
     kind: 'postgres',
+    name: backendName('postgres', inWorker),
+    inWorker,
     get database() {
       return database?.name ?? '';
     },
@@ -102,7 +120,9 @@ export function openStoreFor(backend: Backend, use: (store: Store) => void): voi
   let store: Store | undefined;
   beforeAll(async () => {
     await backend.setup();
-    store = await openStore(backend.url);
+    store = backend.inWorker
+      ? await openStoreInWorker(backend.url, { logger: silentLogger })
+      : await openStore(backend.url);
     use(store);
   });
   afterAll(async () => {

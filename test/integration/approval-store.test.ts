@@ -94,9 +94,15 @@ function deny(approverId: string, at = new Date()): RequestDecision {
   return { approverId, approverName: `Approver ${approverId}`, decision: 'deny', reason: 'too broad', at };
 }
 
-const backends = [pgliteBackend('sluice-approvals'), postgresBackend('sluice_approvals')];
+const backends = [
+  pgliteBackend('sluice-approvals'),
+  postgresBackend('sluice_approvals'),
+  // The gateway opens its store in a worker thread: the same suite through that boundary.
+  pgliteBackend('sluice-approvals-worker', { inWorker: true }),
+  postgresBackend('sluice_approvals_worker', { inWorker: true }),
+];
 
-describe.each(backends)('$kind approval store', (backend) => {
+describe.each(backends)('$name approval store', (backend) => {
   let store: Store;
   openStoreFor(backend, (opened) => {
     store = opened;

@@ -39,9 +39,15 @@ function expectChain(records: readonly ChainedEvent[], firstSeq: number, prevHas
   }
 }
 
-const backends = [pgliteBackend('sluice-audit'), postgresBackend('sluice_audit')];
+const backends = [
+  pgliteBackend('sluice-audit'),
+  postgresBackend('sluice_audit'),
+  // The gateway opens its store in a worker thread: the same suite through that boundary.
+  pgliteBackend('sluice-audit-worker', { inWorker: true }),
+  postgresBackend('sluice_audit_worker', { inWorker: true }),
+];
 
-describe.each(backends)('$kind audit store', (backend) => {
+describe.each(backends)('$name audit store', (backend) => {
   let store: Store;
   openStoreFor(backend, (opened) => {
     store = opened;
