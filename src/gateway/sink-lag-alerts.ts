@@ -1,0 +1,49 @@
+/**
+ * @module gateway/sink-lag-alerts
+ * Watches the audit pipeline's backlogs (the store sink and every SIEM export sink) and raises
+ * `audit_sink_behind` while one is past the threshold, resolving it once it has caught up. Lag is
+ * sampled on a timer rather than on every record: the pipeline's hot path stays untouched, and a
+ * sink that is stuck with no new traffic still gets noticed.
+ */
+import type { AlertHook } from '../core/alerts.ts';
+
+/** A sink of the audit pipeline, by the name alerts give it (`store`, `syslog-0`, …). */
+export interface WatchedSink {
+  readonly name: string;
+  readonly pipeline: {
+    readonly lag: number;
+    /** Behind whatever its lag: the store sink while its appends are failing. */
+    readonly stuck?: boolean;
+  };
+}
+
+export interface SinkLagOptions {
+  readonly sinkLagThreshold: number;
+  readonly checkIntervalMs: number;
+}
+
+/** Checks every `checkIntervalMs` until the returned function is called. */
+export function watchSinkLag(
+  sinks: readonly WatchedSink[],
+  alerts: AlertHook,
+  options: SinkLagOptions,
+): () => void {
+  const timer = setInterval(
+    () => checkSinkLag(sinks, alerts, options.sinkLagThreshold),
+    options.checkIntervalMs,
+  );
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** One look at every sink: raise what is behind, resolve what caught up. */
+export function checkSinkLag(sinks: readonly WatchedSink[], alerts: AlertHook, threshold: number): void {
+  for (const { name, pipeline } of sinks) {
+    const { lag } = pipeline;
+    if (lag >= threshold || pipeline.stuck === true) {
+      alerts.raise('audit_sink_behind', name, { sink: name, lag, threshold });
+    } else {
+      alerts.resolve('audit_sink_behind', name);
+    }
+  }
+}
