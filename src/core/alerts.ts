@@ -123,13 +123,20 @@ export class AlertHook {
     this.#send(kind, key, 'firing', { ...known, details });
   }
 
-  /** The condition `kind`/`key` no longer holds: a `resolved` alert if it was firing. */
-  resolve(kind: AlertKind, key: string): void {
+  /**
+   * The condition `kind`/`key` no longer holds: a `resolved` alert if it was firing, with `details`
+   * as they are now, or else as they were when last raised.
+   */
+  resolve(kind: AlertKind, key: string, details?: AlertDetails): void {
     const id = conditionId(kind, key);
     const firing = this.#firing.get(id);
     if (firing === undefined) return;
     this.#firing.delete(id);
-    this.#send(kind, key, 'resolved', { ...firing, unsent: firing.total });
+    this.#send(kind, key, 'resolved', {
+      ...firing,
+      details: details ?? firing.details,
+      unsent: firing.total,
+    });
   }
 
   /** Stops alerting and waits, bounded, for queued alerts. */

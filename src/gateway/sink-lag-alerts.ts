@@ -39,12 +39,9 @@ export function watchSinkLag(
 /** One look at every sink: raise what is behind, resolve what caught up. */
 export function checkSinkLag(sinks: readonly WatchedSink[], alerts: AlertHook, threshold: number): void {
   for (const { name, pipeline } of sinks) {
-    const { lag } = pipeline;
-    if (isBehind(pipeline, threshold)) {
-      alerts.raise('audit_sink_behind', name, { sink: name, lag, threshold });
-    } else {
-      alerts.resolve('audit_sink_behind', name);
-    }
+    const details = { sink: name, lag: pipeline.lag, threshold };
+    if (isBehind(pipeline, threshold)) alerts.raise('audit_sink_behind', name, details);
+    else alerts.resolve('audit_sink_behind', name, details);
   }
 }
 
