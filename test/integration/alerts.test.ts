@@ -5,15 +5,23 @@
  * there (behind, then resolved once it is), a policy evaluation that throws, and healthy traffic
  * that alerts nobody. Exporter lag and failures are read from the gateway's /metrics.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSigningKey } from '../../src/audit/signing-key.ts';
+import { StoreAuditSink } from '../../src/audit/store-sink.ts';
 import { AlertHook } from '../../src/core/alerts.ts';
 import { verifySignature } from '../../src/core/delivery.ts';
 import { PrometheusMetrics } from '../../src/gateway/prometheus-metrics.ts';
+import { watchSinkLag } from '../../src/gateway/sink-lag-alerts.ts';
 import { PolicyStatementGate } from '../../src/gateway/statement-gate.ts';
 import { defaultGuardrails } from '../../src/policy/guardrails.ts';
 import { compilePolicy } from '../../src/policy/statement-policy.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { recordingLogger, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gatewayClient } from '../helpers/pg-client.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
@@ -276,6 +284,53 @@ alerts:
       ['audit_sink_behind', 'syslog-0', 'resolved'],
     ]);
     expect(await metric('sluice_audit_exporter_lag_events{sink="syslog",index="0"}')).toBe(0);
+  });
+});
+
+describe('audit store behind', () => {
+  it('alerts while appends to the store fail, and resolves once they succeed again', async () => {
+    const receiver = await startReceiver();
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-alerts-store-'));
+    const { logger } = recordingLogger();
+    const storeUrl = `pglite://${join(dir, 'store')}`;
+    let store: Store = await openStore(storeUrl, { logger });
+    await store.close();
+    // The sink keeps one appender; behind it the store is closed first, then opened again.
+    const sink = new StoreAuditSink({
+      log: {
+        append: (items) => store.audit.append(items),
+        addCheckpoint: (checkpoint) => store.audit.addCheckpoint(checkpoint),
+      },
+      key: await loadSigningKey(undefined, dir, {}),
+      logger,
+    });
+    const alerts = new AlertHook({
+      webhooks: [{ url: receiver.url, secret: Buffer.from(SECRET), events: ['audit_sink_behind'] }],
+      gateway: 'test',
+      logger,
+    });
+    const stopWatch = watchSinkLag([{ name: 'store', pipeline: sink }], alerts, {
+      sinkLagThreshold: 10_000,
+      checkIntervalMs: 20,
+    });
+    try {
+      sink.emit({ type: 'auth.failed', protocol: 'postgres', sourceAddress: '192.0.2.9' });
+      await waitFor(() => receiver.received.length > 0, 'the store alert');
+      store = await openStore(storeUrl, { logger });
+      await waitFor(() => receiver.received.length > 1, 'the resolved alert');
+      expect(receiver.received.map((r) => [r.body.key, r.body.status, r.body.details.lag])).toEqual([
+        ['store', 'firing', 1],
+        ['store', 'resolved', 0],
+      ]);
+      expect(sink.lag).toBe(0);
+    } finally {
+      stopWatch();
+      await alerts.close();
+      await sink.close();
+      await store.close();
+      await receiver.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
