@@ -70,7 +70,8 @@ export interface AlertHookOptions {
 /** A condition that fires. */
 interface Firing {
   readonly since: string;
-  readonly details: AlertDetails;
+  /** As last raised. */
+  details: AlertDetails;
   /** When the last alert for it was queued (ms since the epoch). */
   sentAt: number;
   /** Raised since the last alert was queued. */
@@ -110,17 +111,15 @@ export class AlertHook {
     const id = conditionId(kind, key);
     const now = Date.now();
     const known = this.#firing.get(id);
-    if (known === undefined) {
-      const firing = { since: new Date(now).toISOString(), details, sentAt: now, unsent: 1, total: 1 };
-      this.#firing.set(id, firing);
-      this.#send(kind, key, 'firing', firing);
-      return;
-    }
-    known.unsent++;
-    known.total++;
-    if (now - known.sentAt < this.#repeatAfterMs) return;
-    known.sentAt = now;
-    this.#send(kind, key, 'firing', { ...known, details });
+    const firing = known ?? { since: new Date(now).toISOString(), details, sentAt: now, unsent: 0, total: 0 };
+    firing.details = details;
+    firing.unsent++;
+    firing.total++;
+    if (known !== undefined && now - known.sentAt < this.#repeatAfterMs) return;
+    this.#firing.set(id, firing);
+    firing.sentAt = now;
+    this.#send(kind, key, 'firing', firing);
+    firing.unsent = 0;
   }
 
   /**
@@ -235,9 +234,7 @@ class AlertReceiver {
       );
     }
     this.#queue.push(alert);
-    this.#running ??= this.#sendQueued().finally(() => {
-      this.#running = undefined;
-    });
+    this.#pump();
   }
 
   /** Resolves once the queue is empty (or the receiver was stopped). */
@@ -247,6 +244,15 @@ class AlertReceiver {
 
   stop(): void {
     this.#stop.abort();
+  }
+
+  /** Starts the single sender unless it runs; it restarts itself for alerts queued as it ended. */
+  #pump(): void {
+    if (this.#running !== undefined) return;
+    this.#running = this.#sendQueued().finally(() => {
+      this.#running = undefined;
+      if (this.#queue.length > 0 && !this.#stop.signal.aborted) this.#pump();
+    });
   }
 
   async #sendQueued(): Promise<void> {

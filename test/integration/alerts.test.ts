@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSigningKey } from '../../src/audit/signing-key.ts';
 import { StoreAuditSink } from '../../src/audit/store-sink.ts';
 import { AlertHook } from '../../src/core/alerts.ts';
-import { verifySignature } from '../../src/core/delivery.ts';
+import { errorCode, verifySignature } from '../../src/core/delivery.ts';
 import { PrometheusMetrics } from '../../src/gateway/prometheus-metrics.ts';
 import { watchSinkLag } from '../../src/gateway/sink-lag-alerts.ts';
 import { PolicyStatementGate } from '../../src/gateway/statement-gate.ts';
@@ -369,7 +369,7 @@ describe('policy evaluation errors', () => {
         alerts.raise('policy_error', 'app', {
           connection: 'app',
           policy: 'agents',
-          error: (error as Error).name,
+          error: errorCode(error),
         }),
     });
     try {
@@ -397,6 +397,29 @@ describe('policy evaluation errors', () => {
 });
 
 describe('alert delivery', () => {
+  it('counts occurrences per alert: each reminder since the last, the resolved one since it started', async () => {
+    const receiver = await startReceiver();
+    const alerts = new AlertHook({
+      webhooks: [{ url: receiver.url, secret: Buffer.from(SECRET), events: ['upstream_unreachable'] }],
+      gateway: 'test',
+      // Every occurrence is due for a reminder, so each one is sent.
+      repeatAfterMs: 0,
+      logger: recordingLogger().logger,
+    });
+    for (let i = 0; i < 3; i++)
+      alerts.raise('upstream_unreachable', 'app', { connection: 'app', error: 'timeout' });
+    alerts.resolve('upstream_unreachable', 'app');
+    alerts.resolve('upstream_unreachable', 'app');
+    await alerts.close();
+    await receiver.close();
+    expect(receiver.received.map((r) => [r.body.status, r.body.occurrences])).toEqual([
+      ['firing', 1],
+      ['firing', 1],
+      ['firing', 1],
+      ['resolved', 3],
+    ]);
+  });
+
   it('retries a receiver that fails, counting each failed attempt', async () => {
     const receiver = await startReceiver([503, 503]);
     const metrics = new PrometheusMetrics();
