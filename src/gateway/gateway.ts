@@ -84,6 +84,11 @@ function secretSources(env: NodeJS.ProcessEnv, vault: SecretVault | undefined): 
   return { env, readFile: (path) => readFile(path, 'utf8'), ...(vault ? { vault } : {}) };
 }
 
+/** Names this process in approval records and alerts. */
+function replicaName(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
 /** Builds upstream targets with secrets resolved at connect time, never at startup. */
 async function upstreamTargets(
   config: SluiceConfig,
@@ -201,7 +206,7 @@ async function alertHook(
   );
   return new AlertHook({
     webhooks,
-    gateway: `${hostname()}:${process.pid}`,
+    gateway: replicaName(),
     repeatAfterMs: config.alerts.repeatAfterMs,
     logger: dependencies.logger,
     metrics: dependencies.metrics,
@@ -256,7 +261,7 @@ async function startApprovals(
     logger: dependencies.logger,
     notify: (notice) => dependencies.notifier.notify(notice),
     publicUrl: config.approvals.publicUrl ?? dependencies.adminUrl,
-    replica: `${hostname()}:${process.pid}`,
+    replica: replicaName(),
     scanner: dependencies.scanner,
     estimateRows: async (connection, sql, parameters) => {
       const target = dependencies.targets.get(connection);
