@@ -210,10 +210,12 @@ describe('audit sink behind', () => {
   let key: string;
   let syslogPort: number;
   let collector: NetServer | undefined;
+  let jsonlDir: string;
 
   beforeAll(async () => {
     receiver = await startReceiver();
     syslogPort = await closedPort();
+    jsonlDir = await mkdtemp(join(tmpdir(), 'sluice-alerts-jsonl-'));
     gw = await startTestGateway({
       env: { ...process.env, ALERT_SECRET: SECRET },
       yaml: `connections:
@@ -229,7 +231,7 @@ audit:
     - type: syslog
       address: 127.0.0.1:${syslogPort}
     - type: jsonl
-      path: ${process.env.TMPDIR ?? '/tmp'}/sluice-alerts-${process.pid}.jsonl
+      path: ${join(jsonlDir, 'audit.jsonl')}
 alerts:
   webhooks:
     - url: ${receiver.url}
@@ -245,6 +247,7 @@ alerts:
     await gw?.close();
     collector?.close();
     await receiver?.close();
+    await rm(jsonlDir, { recursive: true, force: true });
   });
 
   async function metric(line: string): Promise<number | undefined> {
