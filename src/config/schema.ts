@@ -10,6 +10,7 @@
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { ALERT_KINDS, type AlertKind } from '../core/alerts.ts';
 import { parseDuration } from '../core/duration.ts';
 import { createScanner } from '../dlp/index.ts';
 import type { PrincipalKind } from '../identity/principal.ts';
@@ -256,6 +257,19 @@ export type AuditSinkConfig =
   | { type: 'syslog'; address: Address; format: 'rfc5424' | 'cef'; tls: boolean; ca?: string | undefined }
   | { type: 'webhook'; url: string; secret: SecretRef; spoolDir?: string | undefined };
 
+/** A receiver of operational alerts (see docs/audit.md#alerts). */
+export type AlertWebhookConfig = { url: string; secret: SecretRef; events: AlertKind[] };
+
+export type AlertsConfig = {
+  webhooks: AlertWebhookConfig[];
+  /** An audit sink with at least this many records waiting is behind. */
+  sinkLagThreshold: number;
+  /** While a condition persists, at most one alert per this interval. */
+  repeatAfterMs: number;
+  /** How often sink lag is checked. */
+  checkIntervalMs: number;
+};
+
 export type SluiceConfig = {
   listen: { postgres: ListenerConfig };
   admin: AdminConfig;
@@ -272,6 +286,7 @@ export type SluiceConfig = {
   masking: MaskingConfig;
   approvals: ApprovalsConfig;
   audit: AuditConfig;
+  alerts: AlertsConfig;
   /** Present when the file has a `vault` section. */
   vault?: VaultConfig;
 };
@@ -989,6 +1004,32 @@ export const configSchema = z
             const { maxSize, ...rest } = sink;
             return { ...rest, maxBytes: maxSize };
           }),
+        }),
+      ),
+    alerts: z
+      .strictObject({
+        webhooks: z
+          .array(
+            z.strictObject({
+              url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+              secret: secretRefSchema,
+              events: z
+                .array(z.enum(ALERT_KINDS))
+                .min(1)
+                .default(() => [...ALERT_KINDS]),
+            }),
+          )
+          .default([]),
+        sinkLagThreshold: z.int().min(1).default(10_000),
+        repeatAfter: duration({ zeroDisables: false }).default(300_000),
+        checkInterval: duration({ zeroDisables: false }).default(5000),
+      })
+      .prefault({})
+      .transform(
+        ({ repeatAfter, checkInterval, ...alerts }): AlertsConfig => ({
+          ...alerts,
+          repeatAfterMs: repeatAfter,
+          checkIntervalMs: checkInterval,
         }),
       ),
     approvals: z

@@ -19,8 +19,10 @@ import type { AuditExporter } from '../audit/exporters/types.ts';
 import { WebhookExporter } from '../audit/exporters/webhook.ts';
 import { loadSigningKey } from '../audit/signing-key.ts';
 import { fanOut, StoreAuditSink } from '../audit/store-sink.ts';
-import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
+import type { AuditSinkConfig, ConnectionConfig, SluiceConfig } from '../config/schema.ts';
 import { resolveSecret, type SecretSources, type SecretVault } from '../config/secret-ref.ts';
+import { AlertHook } from '../core/alerts.ts';
+import { errorCode } from '../core/delivery.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { createScanner, type TextScanner } from '../dlp/index.ts';
@@ -51,6 +53,7 @@ import { RowRateLimiter, resultLimits, tightestLimits } from './result-limits.ts
 import { DlpResultMasker } from './result-masker.ts';
 import { estimateRows } from './row-estimate.ts';
 import { sessionRecorder } from './session-recorder.ts';
+import { watchSinkLag } from './sink-lag-alerts.ts';
 import { PolicyStatementGate } from './statement-gate.ts';
 import { loadTlsMaterial, secureContextFor } from './tls-material.ts';
 
@@ -79,6 +82,11 @@ export interface GatewayDependencies {
 /** Where `env:`, `file:` and `secret:` references are read from. */
 function secretSources(env: NodeJS.ProcessEnv, vault: SecretVault | undefined): SecretSources {
   return { env, readFile: (path) => readFile(path, 'utf8'), ...(vault ? { vault } : {}) };
+}
+
+/** Names this process in approval records and alerts. */
+function replicaName(): string {
+  return `${hostname()}:${process.pid}`;
 }
 
 /** Builds upstream targets with secrets resolved at connect time, never at startup. */
@@ -120,42 +128,89 @@ async function upstreamTarget(
   };
 }
 
+/** A SIEM exporter with the names metrics and alerts give it: its type and its place in `audit.sinks`. */
+interface ConfiguredExporter {
+  readonly sink: AuditSinkConfig['type'];
+  readonly index: number;
+  readonly exporter: AuditExporter;
+}
+
 /** The SIEM exporters of `audit.sinks`, with secrets and CA files resolved. */
 async function auditExporters(
   config: SluiceConfig,
   env: NodeJS.ProcessEnv,
   vault: SecretVault | undefined,
   logger: Logger,
-): Promise<AuditExporter[]> {
+): Promise<ConfiguredExporter[]> {
   return Promise.all(
-    config.audit.sinks.map(async (sink, i): Promise<AuditExporter> => {
-      switch (sink.type) {
-        case 'jsonl':
-          return new JsonlFileExporter({ path: sink.path, maxBytes: sink.maxBytes, keep: sink.keep, logger });
-        case 'syslog': {
-          const ca = sink.ca === undefined ? undefined : await readFile(sink.ca);
-          return new SyslogExporter({
-            host: sink.address.host,
-            port: sink.address.port,
-            format: sink.format,
-            logger,
-            ...(sink.tls
-              ? { tls: { ...(ca === undefined ? {} : { ca }), serverName: sink.address.host } }
-              : {}),
-          });
-        }
-        case 'webhook': {
-          const secret = await resolveSecret(sink.secret, secretSources(env, vault));
-          return new WebhookExporter({
-            url: sink.url,
-            secret: Buffer.from(secret),
-            spoolDir: sink.spoolDir ?? join(config.dataDir, 'audit', `webhook-${i}`),
-            logger,
-          });
-        }
-      }
-    }),
+    config.audit.sinks.map(async (sink, index) => ({
+      sink: sink.type,
+      index,
+      exporter: await auditExporter(sink, index, { config, env, vault, logger }),
+    })),
   );
+}
+
+async function auditExporter(
+  sink: AuditSinkConfig,
+  i: number,
+  {
+    config,
+    env,
+    vault,
+    logger,
+  }: { config: SluiceConfig; env: NodeJS.ProcessEnv; vault: SecretVault | undefined; logger: Logger },
+): Promise<AuditExporter> {
+  switch (sink.type) {
+    case 'jsonl':
+      return new JsonlFileExporter({ path: sink.path, maxBytes: sink.maxBytes, keep: sink.keep, logger });
+    case 'syslog': {
+      const ca = sink.ca === undefined ? undefined : await readFile(sink.ca);
+      return new SyslogExporter({
+        host: sink.address.host,
+        port: sink.address.port,
+        format: sink.format,
+        logger,
+        ...(sink.tls ? { tls: { ...(ca === undefined ? {} : { ca }), serverName: sink.address.host } } : {}),
+      });
+    }
+    case 'webhook': {
+      const secret = await resolveSecret(sink.secret, secretSources(env, vault));
+      return new WebhookExporter({
+        url: sink.url,
+        secret: Buffer.from(secret),
+        spoolDir: sink.spoolDir ?? join(config.dataDir, 'audit', `webhook-${i}`),
+        logger,
+      });
+    }
+  }
+}
+
+/** The operational alert hook, with webhook secrets resolved once, at startup. */
+async function alertHook(
+  config: SluiceConfig,
+  dependencies: {
+    env: NodeJS.ProcessEnv;
+    vault: SecretVault | undefined;
+    logger: Logger;
+    metrics: PrometheusMetrics;
+  },
+): Promise<AlertHook> {
+  const sources = secretSources(dependencies.env, dependencies.vault);
+  const webhooks = await Promise.all(
+    config.alerts.webhooks.map(async (webhook) => ({
+      url: webhook.url,
+      secret: Buffer.from(await resolveSecret(webhook.secret, sources)),
+      events: webhook.events,
+    })),
+  );
+  return new AlertHook({
+    webhooks,
+    gateway: replicaName(),
+    repeatAfterMs: config.alerts.repeatAfterMs,
+    logger: dependencies.logger,
+    metrics: dependencies.metrics,
+  });
 }
 
 /** How long approvers wait for a row estimate before the request is recorded without one. */
@@ -206,7 +261,7 @@ async function startApprovals(
     logger: dependencies.logger,
     notify: (notice) => dependencies.notifier.notify(notice),
     publicUrl: config.approvals.publicUrl ?? dependencies.adminUrl,
-    replica: `${hostname()}:${process.pid}`,
+    replica: replicaName(),
     scanner: dependencies.scanner,
     estimateRows: async (connection, sql, parameters) => {
       const target = dependencies.targets.get(connection);
@@ -303,6 +358,14 @@ export async function startGateway(
       logger: logger.child({ component: 'vault' }),
     });
     const targets = await upstreamTargets(config, env, vault);
+    const alerts = await alertHook(config, {
+      env,
+      vault,
+      logger: logger.child({ component: 'alerts' }),
+      metrics,
+    });
+    // Closes after everything that can raise an alert (closers run newest first).
+    closers.unshift(() => alerts.close());
     await initSqlParser();
     const compiled = new Map(config.policies.map((policy) => [policy, compilePolicy(policy)]));
     const tags = new Map(config.connections.map((c) => [c.name, c.tags]));
@@ -326,11 +389,12 @@ export async function startGateway(
     const auditLogger = logger.child({ component: 'audit' });
     const signingKey = await loadSigningKey(config.audit.signingKey, config.dataDir, env);
     await store.audit.addKey(keyIdOf(signingKey.publicKey), signingKey.publicKeyPem);
+    const exporters = await auditExporters(config, env, vault, auditLogger);
     const auditLog = new StoreAuditSink({
       log: store.audit,
       key: signingKey,
       logger: auditLogger,
-      exporters: await auditExporters(config, env, vault, auditLogger),
+      exporters: exporters.map(({ exporter }) => exporter),
       checkpointEvery: config.audit.checkpointEvery,
       checkpointIntervalMs: config.audit.checkpointIntervalMs,
     });
@@ -338,6 +402,16 @@ export async function startGateway(
     // events of the shutdown itself are written before the store closes.
     closers.unshift(() => auditLog.close());
     metrics.observeAudit(auditLog);
+    metrics.observeExporters(exporters);
+    const stopSinkLagWatch = watchSinkLag(
+      [
+        { name: 'store', pipeline: auditLog },
+        ...exporters.map(({ sink, index, exporter }) => ({ name: `${sink}-${index}`, pipeline: exporter })),
+      ],
+      alerts,
+      config.alerts,
+    );
+    closers.unshift(async () => stopSinkLagWatch());
     const audit = fanOut(logAuditSink(auditLogger), auditLog);
     const notifier = await webhookNotifier(config, env, vault, logger.child({ component: 'notify' }));
     closers.unshift(() => notifier.close());
@@ -440,6 +514,12 @@ export async function startGateway(
           statements: config.audit.statements,
           previewRows: config.audit.previewRows,
         }),
+        evaluationFailed: (error) =>
+          alerts.raise('policy_error', connectionName, {
+            connection: connectionName,
+            policy: first.name,
+            error: errorCode(error),
+          }),
       });
       return { allowed: true, target, policy: first.name, gate, grant: grant?.id };
     };
@@ -465,6 +545,11 @@ export async function startGateway(
       metrics,
       logger: logger.child({ protocol: 'postgres' }),
       cancels: new CancelRegistry(),
+      upstreamHealth: {
+        failed: (connection, failure) =>
+          alerts.raise('upstream_unreachable', connection, { connection, error: failure }),
+        connected: (connection) => alerts.resolve('upstream_unreachable', connection),
+      },
     };
     const listener = await startPostgresListener(ports, {
       host: listenerConfig.address.host,

@@ -10,6 +10,7 @@
  * children are looked up once per protocol (and reason/kind) and kept in maps.
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { AlertKind, AlertMetrics, AlertStatus } from '../core/alerts.ts';
 import type { AuthFailureReason, ConnectionMetrics, Direction } from '../core/metrics.ts';
 
 type CounterChild = ReturnType<Counter['labels']>;
@@ -25,7 +26,14 @@ interface ProtocolChildren {
   readonly errors: Map<string, CounterChild>;
 }
 
-export class PrometheusMetrics implements ConnectionMetrics {
+/** An audit export sink, labelled by its type and its index in `audit.sinks`. */
+export interface LabelledExporter {
+  readonly sink: string;
+  readonly index: number;
+  readonly exporter: { readonly lag: number; readonly failures: number };
+}
+
+export class PrometheusMetrics implements ConnectionMetrics, AlertMetrics {
   readonly registry = new Registry();
   readonly #connections: Counter<'protocol'>;
   readonly #active: Gauge<'protocol'>;
@@ -35,6 +43,8 @@ export class PrometheusMetrics implements ConnectionMetrics {
   readonly #errors: Counter<'protocol' | 'kind'>;
   readonly #refused: Counter<'protocol' | 'decision' | 'rule'>;
   readonly #approvals: Counter<'event' | 'kind'>;
+  readonly #alerts: Counter<'kind' | 'status'>;
+  readonly #alertDeliveryFailures: Counter<'kind'>;
   readonly #byProtocol = new Map<string, ProtocolChildren>();
 
   constructor() {
@@ -87,6 +97,51 @@ export class PrometheusMetrics implements ConnectionMetrics {
       help: 'Approval workflow events on this replica: requested, decided, closed (expired, withdrawn, revoked), used, access ended.',
       labelNames: ['event', 'kind'],
       registers,
+    });
+    this.#alerts = new Counter({
+      name: 'sluice_alerts_total',
+      help: 'Operational alerts sent (firing, reminders and resolved), by kind and status.',
+      labelNames: ['kind', 'status'],
+      registers,
+    });
+    this.#alertDeliveryFailures = new Counter({
+      name: 'sluice_alert_delivery_failures_total',
+      help: 'Failed attempts to deliver an alert to a webhook, by alert kind.',
+      labelNames: ['kind'],
+      registers,
+    });
+  }
+
+  alertSent(kind: AlertKind, status: AlertStatus): void {
+    this.#alerts.labels({ kind, status }).inc();
+  }
+
+  alertDeliveryFailed(kind: AlertKind): void {
+    this.#alertDeliveryFailures.labels({ kind }).inc();
+  }
+
+  /** Each SIEM export sink's backlog and failed deliveries, read at each scrape. */
+  observeExporters(exporters: readonly LabelledExporter[]): void {
+    const registers = [this.registry];
+    const labelNames = ['sink', 'index'] as const;
+    const labelsOf = ({ sink, index }: LabelledExporter) => ({ sink, index: String(index) });
+    new Gauge({
+      name: 'sluice_audit_exporter_lag_events',
+      help: 'Audit records handed to an export sink and not yet delivered.',
+      labelNames,
+      registers,
+      collect() {
+        for (const labelled of exporters) this.set(labelsOf(labelled), labelled.exporter.lag);
+      },
+    });
+    new Gauge({
+      name: 'sluice_audit_exporter_failures',
+      help: 'Failed delivery attempts (writes, connections, requests) of an export sink since start.',
+      labelNames,
+      registers,
+      collect() {
+        for (const labelled of exporters) this.set(labelsOf(labelled), labelled.exporter.failures);
+      },
     });
   }
 

@@ -57,6 +57,11 @@ export interface StatementGateOptions {
   readonly reviewer?: Reviewer | undefined;
   /** The audit trail of this session; absent, nothing is recorded (e.g. `sluice policy test`). */
   readonly recorder?: SessionRecorder | undefined;
+  /**
+   * Judging a message threw (a bug or a misbehaving analyzer, not a refusal): reported here for
+   * the operators' alert, then rethrown so the session fails closed.
+   */
+  readonly evaluationFailed?: ((error: unknown) => void) | undefined;
 }
 
 /** What the gate decided about one client message, for the audit trail. */
@@ -169,6 +174,10 @@ export class PolicyStatementGate implements StatementGate {
   }
 
   query(sql: string): GateVerdict {
+    return this.#evaluating(() => this.#query(sql));
+  }
+
+  #query(sql: string): GateVerdict {
     const unrecordable = this.#begin(sql);
     if (unrecordable) return unrecordable;
     const facts = this.#resolve(this.#options.analyze(sql));
@@ -219,6 +228,10 @@ export class PolicyStatementGate implements StatementGate {
   }
 
   parse(name: string, sql: string): FinalVerdict {
+    return this.#evaluating(() => this.#parse(name, sql));
+  }
+
+  #parse(name: string, sql: string): FinalVerdict {
     const unrecordable = this.#begin(sql);
     if (unrecordable) return unrecordable;
     // The server drops the unnamed statement as soon as a new Parse for it arrives.
@@ -309,6 +322,10 @@ export class PolicyStatementGate implements StatementGate {
 
   execute(portal: string): GateVerdict {
     if (this.#portals.size === 0) return ALLOWED;
+    return this.#evaluating(() => this.#execute(portal));
+  }
+
+  #execute(portal: string): GateVerdict {
     const bound = this.#portals.get(portal);
     if (bound === undefined || bound.approved) return ALLOWED;
     const { review, facts, sql } = bound.statement;
@@ -455,12 +472,26 @@ export class PolicyStatementGate implements StatementGate {
   }
 
   functionCall(): FinalVerdict {
+    return this.#evaluating(() => this.#functionCall());
+  }
+
+  #functionCall(): FinalVerdict {
     const unrecordable = this.#begin('');
     if (unrecordable) return unrecordable;
     const verdict = judgeFunctionCall(this.#options.policies);
     if (verdict.action !== 'allow') return this.#refuse(verdict, []);
     this.#record(verdict, []);
     return ALLOWED;
+  }
+
+  /** Runs one judgement; a throw is reported (for alerting) and rethrown, so the session fails closed. */
+  #evaluating<T>(judge: () => T): T {
+    try {
+      return judge();
+    } catch (error) {
+      this.#options.evaluationFailed?.(error);
+      throw error;
+    }
   }
 
   #judge(facts: readonly StatementFacts[]): Verdict {

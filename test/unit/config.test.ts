@@ -104,6 +104,7 @@ describe('parseConfig: valid files', () => {
       },
       logging: { level: 'info' },
       approvals: { notify: [] },
+      alerts: { webhooks: [], sinkLagThreshold: 10_000, repeatAfterMs: 300_000, checkIntervalMs: 5000 },
       audit: {
         checkpointEvery: 1000,
         checkpointIntervalMs: 60_000,

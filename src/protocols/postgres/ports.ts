@@ -197,6 +197,16 @@ export interface AuthFailureGate {
   succeeded(credential: string): void;
 }
 
+/**
+ * Upstream login outcomes, per connection, so the gateway can alert on a database it cannot reach
+ * and clear the alert once a login succeeds again. Called on every login: keep it cheap.
+ */
+export interface UpstreamHealth {
+  /** `failure` is the class of the failure (`unreachable`, `tls`, `auth_rejected`…), never a message. */
+  failed(connectionName: string, failure: string): void;
+  connected(connectionName: string): void;
+}
+
 export interface PostgresSessionPorts {
   readonly authenticator: Authenticator;
   readonly authFailures: AuthFailureGate;
@@ -209,6 +219,7 @@ export interface PostgresSessionPorts {
   readonly metrics: ConnectionMetrics;
   readonly logger: Logger;
   readonly cancels: CancelRegistry;
+  readonly upstreamHealth?: UpstreamHealth | undefined;
 }
 
 export interface SessionTimeouts {

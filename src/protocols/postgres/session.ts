@@ -472,9 +472,11 @@ export class PostgresSession {
         timeoutMs: this.#options.timeouts.authMs,
         maxMessageBytes: this.#options.limits.maxMessageBytes,
       });
+      this.#ports.upstreamHealth?.connected(target.connectionName);
     } catch (error) {
       if (!(error instanceof UpstreamConnectError)) throw error;
       this.#ports.metrics.error(PROTOCOL, 'upstream_connect');
+      this.#ports.upstreamHealth?.failed(target.connectionName, error.failure);
       this.#log.warn(
         { connection: target.connectionName, failure: error.failure, err: error.message },
         'upstream login failed',
