@@ -38,7 +38,17 @@ export function redactStoreUrl(url: string): string {
 export async function openStore(url: string, options: { logger?: Logger } = {}): Promise<Store> {
   const logger = options.logger ?? silentLogger;
   const { db, kind, afterClose } = await openExecutor(url, logger);
-  return openSqlStore(db, kind, logger, { afterClose });
+  try {
+    return await openSqlStore(db, kind, logger, { afterClose });
+  } catch (error) {
+    throw storeError(error, url);
+  }
+}
+
+/** `error` as a GatewayError GW_ERR_STORE whose message names the store without its password. */
+export function storeError(error: unknown, url: string): GatewayError {
+  if (error instanceof GatewayError) return error;
+  return new GatewayError('GW_ERR_STORE', `cannot open store ${redactStoreUrl(url)}: ${scrub(error, url)}`);
 }
 
 /**
@@ -80,8 +90,7 @@ export async function openExecutor(url: string, logger: Logger): Promise<OpenedE
     if (pglite) return await openPglite(pglite[1] ?? '');
     if (/^postgres(ql)?:\/\//i.test(url)) return openPostgres(url, logger);
   } catch (error) {
-    if (error instanceof GatewayError) throw error;
-    throw new GatewayError('GW_ERR_STORE', `cannot open store ${redactStoreUrl(url)}: ${scrub(error, url)}`);
+    throw storeError(error, url);
   }
   throw new GatewayError(
     'GW_ERR_STORE',

@@ -18,7 +18,7 @@ export interface SqlStoreOptions {
   readonly audit?: AuditRepository;
 }
 
-/** Migrates `db` and wraps it. On failure `db` is closed before the error propagates. */
+/** Migrates `db` and wraps it. On failure `db` is closed (and `afterClose` run) before the error propagates. */
 export async function openSqlStore(
   db: SqlExecutor,
   kind: Store['kind'],
@@ -29,6 +29,7 @@ export async function openSqlStore(
     await migrate(db, logger);
   } catch (error) {
     await db.close().catch(() => {});
+    await afterClose();
     throw error;
   }
   let closing: Promise<void> | undefined;

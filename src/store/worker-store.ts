@@ -11,6 +11,7 @@ import type { ChainedEvent } from '../audit/chain.ts';
 import { GatewayError, type GatewayErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { SqlAuditRepository } from './audit-repository.ts';
+import { storeError } from './open-store.ts';
 import type { SqlExecutor, SqlQuerier } from './sql-executor.ts';
 import { openSqlStore } from './sql-store.ts';
 import type { NewAuditEvent, Store } from './store.ts';
@@ -211,8 +212,12 @@ export async function openStoreInWorker(url: string, options: { logger: Logger }
     throw error;
   }
   const db = remoteExecutor(link);
-  return openSqlStore(db, kind, options.logger, {
-    afterClose: () => link.terminate(),
-    audit: new WorkerAuditRepository(db, link),
-  });
+  try {
+    return await openSqlStore(db, kind, options.logger, {
+      afterClose: () => link.terminate(),
+      audit: new WorkerAuditRepository(db, link),
+    });
+  } catch (error) {
+    throw storeError(error, url);
+  }
 }
