@@ -12,6 +12,8 @@ export interface ServerAddress {
 
 export const SERVER: ServerAddress = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 export const BENCH_DATABASE = 'sluice_bench';
+/** The store of the gateway-pg-store target. */
+export const BENCH_STORE_DATABASE = 'sluice_bench_store';
 
 /**
  * libpq settings for pgbench and psql. Inherited PG* variables are dropped so the shell running
@@ -54,13 +56,15 @@ export async function psql(sql: string, database = 'postgres', signal?: AbortSig
 
 export async function dropBenchDatabase(): Promise<void> {
   // FORCE: a proxy killed mid-run may leave a backend behind for a moment.
-  await psql(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
+  for (const database of [BENCH_DATABASE, BENCH_STORE_DATABASE])
+    await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 }
 
-/** Recreates the database from scratch and loads pgbench's tables at `scale`. */
+/** Recreates the databases from scratch and loads pgbench's tables at `scale`. */
 export async function createBenchDatabase(scale: number, signal: AbortSignal): Promise<void> {
   await dropBenchDatabase();
   await psql(`CREATE DATABASE ${BENCH_DATABASE}`, 'postgres', signal);
+  await psql(`CREATE DATABASE ${BENCH_STORE_DATABASE}`, 'postgres', signal);
   await runCommand('pgbench', ['-i', '-q', '-s', String(scale)], {
     env: directEnv(BENCH_DATABASE),
     timeoutMs: 300_000,

@@ -93,18 +93,26 @@ export function verdictLines(
 
 /**
  * The cost of recording every statement in the audit log: the gateway as configured by default
- * against the same gateway with `audit.statements: false` (target ≥ 0.9×).
+ * (embedded PGlite store) and with its store in PostgreSQL, each against the same gateway with
+ * `audit.statements: false` (target ≥ 0.9×).
  */
 export function auditLines(results: readonly CellResult[], settings: BenchSettings): string[] {
-  return settings.modes.map((mode) => {
-    const cell = { clients: GOALS.clients, mode };
-    const on = measurementOf(results, cell, 'gateway-tls-off');
-    const off = measurementOf(results, cell, 'gateway-no-audit');
-    const tps = ratio(on?.tps, off?.tps);
-    const subject = `statement audit on vs off (gateway-tls-off vs gateway-no-audit), -S -c ${cell.clients} -M ${mode}:`;
-    if (tps === undefined) return `${subject} not measured (a cell failed)`;
-    return `${subject} TPS ${format.ratio(tps)} (target ≥ 0.9×: ${tps >= 0.9 ? 'met' : 'MISSED'})`;
-  });
+  const stores = [
+    { on: 'gateway-tls-off', store: 'PGlite store' },
+    { on: 'gateway-pg-store', store: 'PostgreSQL store' },
+  ] as const;
+  return stores.flatMap(({ on, store }) =>
+    settings.modes.map((mode) => {
+      const cell = { clients: GOALS.clients, mode };
+      const tps = ratio(
+        measurementOf(results, cell, on)?.tps,
+        measurementOf(results, cell, 'gateway-no-audit')?.tps,
+      );
+      const subject = `statement audit on (${store}, ${on}) vs off (gateway-no-audit), -S -c ${cell.clients} -M ${mode}:`;
+      if (tps === undefined) return `${subject} not measured (a cell failed)`;
+      return `${subject} TPS ${format.ratio(tps)} (target ≥ 0.9×: ${tps >= 0.9 ? 'met' : 'MISSED'})`;
+    }),
+  );
 }
 
 function machineLine(machine: Machine): string {

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GUARDRAIL_NAMES } from '../src/policy/guardrails.ts';
-import { BENCH_DATABASE, directEnv, libpqEnv, SERVER } from './database.ts';
+import { BENCH_DATABASE, BENCH_STORE_DATABASE, directEnv, libpqEnv, SERVER } from './database.ts';
 import { startPgbouncer } from './pgbouncer.ts';
 import { type ProxyProcess, startNodeProxy } from './proxy-process.ts';
 import { onPath } from './shell.ts';
@@ -18,6 +18,7 @@ export type TargetName =
   | 'gateway-tls-off'
   | 'gateway-no-guardrails'
   | 'gateway-no-audit'
+  | 'gateway-pg-store'
   | 'gateway-no-masking'
   | 'gateway-tls-on';
 
@@ -75,6 +76,12 @@ async function pgbouncerTarget(context: TargetContext): Promise<Target> {
   };
 }
 
+/**
+ * The production layout: the gateway's store (audit log included) in PostgreSQL rather than the
+ * embedded PGlite. Here it is the same server pgbench queries, so it also competes for its CPU.
+ */
+const PG_STORE_URL = `postgres://${SERVER.user}@${SERVER.host}:${SERVER.port}/${BENCH_STORE_DATABASE}`;
+
 /** Every guardrail relaxed: the cost of the statement gate without any preset to check. */
 const NO_GUARDRAILS = `    guardrails: { ${GUARDRAIL_NAMES.map((name) => `${name}: allow`).join(', ')} }\n`;
 
@@ -84,7 +91,7 @@ const NO_GUARDRAILS = `    guardrails: { ${GUARDRAIL_NAMES.map((name) => `${name
  */
 function gatewayConfigYaml(
   tls: 'off' | 'required',
-  storeDir: string,
+  store: string,
   options: { guardrails: boolean; masking: boolean; statementAudit: boolean },
 ): string {
   const listen = tls === 'off' ? '{ address: 127.0.0.1:0, tls: off }' : '127.0.0.1:0';
@@ -94,7 +101,7 @@ admin:
   enabled: false
 tls:
   mode: auto
-store: pglite://${storeDir}
+store: ${store}
 connections:
   - name: ${GATEWAY_CONNECTION}
     type: postgres
@@ -114,6 +121,7 @@ export async function gatewayTarget(
     | 'gateway-tls-off'
     | 'gateway-no-guardrails'
     | 'gateway-no-audit'
+    | 'gateway-pg-store'
     | 'gateway-no-masking'
     | 'gateway-tls-on',
 ): Promise<Target> {
@@ -123,7 +131,7 @@ export async function gatewayTarget(
   const configFile = join(dir, 'sluice.yaml');
   await writeFile(
     configFile,
-    gatewayConfigYaml(tls, join(dir, 'store'), {
+    gatewayConfigYaml(tls, name === 'gateway-pg-store' ? PG_STORE_URL : `pglite://${join(dir, 'store')}`, {
       guardrails: name !== 'gateway-no-guardrails',
       masking: name !== 'gateway-no-masking',
       statementAudit: name !== 'gateway-no-audit',
@@ -161,6 +169,7 @@ export async function startTargets(context: TargetContext): Promise<{ targets: T
     await gatewayTarget(context, 'gateway-tls-off'),
     await gatewayTarget(context, 'gateway-no-guardrails'),
     await gatewayTarget(context, 'gateway-no-audit'),
+    await gatewayTarget(context, 'gateway-pg-store'),
     await gatewayTarget(context, 'gateway-tls-on'),
   );
   return { targets, notes };
