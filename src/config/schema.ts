@@ -249,6 +249,25 @@ export type AuditConfig = {
   sinks: AuditSinkConfig[];
   /** Rows of each result kept, masked as sent, in the session recording; 0 records none. */
   previewRows: number;
+  recordings: RecordingsConfig;
+  retention: RetentionConfig;
+};
+
+/** Where a statement's masked preview goes when it is too large to keep inline in its record. */
+export type RecordingsConfig = {
+  /** A preview whose rows' JSON is longer than this goes to a recording file. */
+  inlineMaxBytes: number;
+  /** A session's recording file is continued in a new chunk past this size. */
+  chunkBytes: number;
+  /** Absent: `<dataDir>/recordings`. */
+  dir?: string;
+};
+
+/** How long records and recording files are kept; absent: forever. */
+export type RetentionConfig = {
+  eventsMs?: number;
+  /** Absent: as long as events. */
+  recordingsMs?: number;
 };
 
 export type AuditSinkConfig =
@@ -943,6 +962,33 @@ export const configSchema = z
         checkpointInterval: duration({ zeroDisables: false }).default(60_000),
         statements: z.boolean().default(true),
         previewRows: z.int().min(0).max(1000).default(20),
+        recordings: z
+          .strictObject({
+            inlineMaxBytes: byteSize.default(16 * KIB),
+            chunkSize: byteSize.default(KIB ** 2),
+            dir: nonEmptyString.optional(),
+          })
+          .prefault({})
+          .transform(
+            ({ inlineMaxBytes, chunkSize, dir }): RecordingsConfig => ({
+              inlineMaxBytes,
+              chunkBytes: chunkSize,
+              ...(dir === undefined ? {} : { dir }),
+            }),
+          ),
+        retention: z
+          .strictObject({
+            events: duration({ zeroDisables: false }).optional(),
+            recordings: duration({ zeroDisables: false }).optional(),
+          })
+          .prefault({})
+          .transform(({ events, recordings }): RetentionConfig => {
+            const recordingsMs = recordings ?? events;
+            return {
+              ...(events === undefined ? {} : { eventsMs: events }),
+              ...(recordingsMs === undefined ? {} : { recordingsMs }),
+            };
+          }),
         sinks: z
           .array(
             z.discriminatedUnion('type', [
@@ -978,12 +1024,16 @@ export const configSchema = z
           statements,
           sinks,
           previewRows,
+          recordings,
+          retention,
         }): AuditConfig => ({
           ...(signingKey === undefined ? {} : { signingKey }),
           checkpointEvery,
           checkpointIntervalMs: checkpointInterval,
           statements,
           previewRows,
+          recordings,
+          retention,
           sinks: sinks.map((sink): AuditSinkConfig => {
             if (sink.type !== 'jsonl') return sink;
             const { maxSize, ...rest } = sink;
