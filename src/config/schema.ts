@@ -9,6 +9,7 @@
  * Every key is documented in docs/configuration.md; keep the two in step.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import { createScanner } from '../dlp/index.ts';
@@ -259,8 +260,8 @@ export type RecordingsConfig = {
   inlineMaxBytes: number;
   /** A session's recording file is continued in a new chunk past this size. */
   chunkBytes: number;
-  /** Absent: `<dataDir>/recordings`. */
-  dir?: string;
+  /** Default: `<dataDir>/recordings`. */
+  dir: string;
 };
 
 /** How long records and recording files are kept; absent: forever. */
@@ -969,13 +970,12 @@ export const configSchema = z
             dir: nonEmptyString.optional(),
           })
           .prefault({})
-          .transform(
-            ({ inlineMaxBytes, chunkSize, dir }): RecordingsConfig => ({
-              inlineMaxBytes,
-              chunkBytes: chunkSize,
-              ...(dir === undefined ? {} : { dir }),
-            }),
-          ),
+          // The default dir depends on dataDir, so it is filled in with it, below.
+          .transform(({ inlineMaxBytes, chunkSize, dir }) => ({
+            inlineMaxBytes,
+            chunkBytes: chunkSize,
+            dir,
+          })),
         retention: z
           .strictObject({
             events: duration({ zeroDisables: false }).optional(),
@@ -1026,7 +1026,7 @@ export const configSchema = z
           previewRows,
           recordings,
           retention,
-        }): AuditConfig => ({
+        }) => ({
           ...(signingKey === undefined ? {} : { signingKey }),
           checkpointEvery,
           checkpointIntervalMs: checkpointInterval,
@@ -1083,22 +1083,33 @@ export const configSchema = z
       vault,
       version: _version,
       requires: _requires,
+      audit,
       ...rest
-    }): SluiceConfig => ({
-      ...rest,
-      ...(vault === undefined ? {} : { vault }),
-      store:
-        rest.store.kind === 'postgres' && storePassword
-          ? { ...rest.store, password: storePassword }
-          : rest.store,
-      dataDir: dataDir ?? (rest.store.kind === 'pglite' ? rest.store.dir : DEFAULT_STORE_DIR),
-      timeouts: {
-        authMs: timeouts.auth,
-        idleMs: timeouts.idle,
-        idleInTransactionMs: timeouts.idleInTransaction,
-        messageAssemblyMs: timeouts.messageAssembly,
-      },
-    }),
+    }): SluiceConfig => {
+      const resolvedDataDir = dataDir ?? (rest.store.kind === 'pglite' ? rest.store.dir : DEFAULT_STORE_DIR);
+      return {
+        ...rest,
+        ...(vault === undefined ? {} : { vault }),
+        store:
+          rest.store.kind === 'postgres' && storePassword
+            ? { ...rest.store, password: storePassword }
+            : rest.store,
+        dataDir: resolvedDataDir,
+        audit: {
+          ...audit,
+          recordings: {
+            ...audit.recordings,
+            dir: audit.recordings.dir ?? join(resolvedDataDir, 'recordings'),
+          },
+        },
+        timeouts: {
+          authMs: timeouts.auth,
+          idleMs: timeouts.idle,
+          idleInTransactionMs: timeouts.idleInTransaction,
+          messageAssemblyMs: timeouts.messageAssembly,
+        },
+      };
+    },
   );
 
 /**

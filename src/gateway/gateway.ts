@@ -17,6 +17,7 @@ import { JsonlFileExporter } from '../audit/exporters/jsonl-file.ts';
 import { SyslogExporter } from '../audit/exporters/syslog.ts';
 import type { AuditExporter } from '../audit/exporters/types.ts';
 import { WebhookExporter } from '../audit/exporters/webhook.ts';
+import { RecordingFileWriter } from '../audit/recording-files.ts';
 import { loadSigningKey } from '../audit/signing-key.ts';
 import { fanOut, StoreAuditSink } from '../audit/store-sink.ts';
 import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
@@ -339,6 +340,14 @@ export async function startGateway(
     closers.unshift(() => auditLog.close());
     metrics.observeAudit(auditLog);
     const audit = fanOut(logAuditSink(auditLogger), auditLog);
+    const recordingFiles = new RecordingFileWriter({
+      dir: config.audit.recordings.dir,
+      inlineMaxBytes: config.audit.recordings.inlineMaxBytes,
+      chunkBytes: config.audit.recordings.chunkBytes,
+      logger: auditLogger,
+    });
+    // After the sessions have ended (closers run newest first): their last previews are written.
+    closers.unshift(() => recordingFiles.flush());
     const notifier = await webhookNotifier(config, env, vault, logger.child({ component: 'notify' }));
     closers.unshift(() => notifier.close());
     let sessions: Iterable<PostgresSession> = [];
@@ -439,6 +448,7 @@ export async function startGateway(
           failClosed: policies.some((policy) => policy.audit.failMode === 'closed'),
           statements: config.audit.statements,
           previewRows: config.audit.previewRows,
+          previews: recordingFiles,
         }),
       });
       return { allowed: true, target, policy: first.name, gate, grant: grant?.id };
@@ -497,6 +507,7 @@ export async function startGateway(
         version: VERSION,
         api: {
           store,
+          recordingsDir: config.audit.recordings.dir,
           vault,
           audit,
           approvals,

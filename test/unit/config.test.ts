@@ -110,7 +110,7 @@ describe('parseConfig: valid files', () => {
         statements: true,
         sinks: [],
         previewRows: 20,
-        recordings: { inlineMaxBytes: 16 * 1024, chunkBytes: 1024 * 1024 },
+        recordings: { inlineMaxBytes: 16 * 1024, chunkBytes: 1024 * 1024, dir: '.sluice/recordings' },
         retention: {},
       },
       masking: {
