@@ -16,6 +16,7 @@ import { toCef } from '../audit/cef.ts';
 import {
   type ChainedEvent,
   ChainVerifier,
+  type ChainVerifierOptions,
   type Checkpoint,
   keyIdOf,
   type VerifyResult,
@@ -127,16 +128,34 @@ async function* pages(
   }
 }
 
-async function verifyStore(store: Store, opts: VerifyOptions, trusted: Map<string, KeyObject> | undefined) {
+/** Verifies the store's log (or the `--from`/`--to` range of it) against `trusted` keys, else the registered ones. */
+export async function verifyStore(
+  store: Store,
+  opts: Pick<VerifyOptions, 'from' | 'to'>,
+  trusted: Map<string, KeyObject> | undefined,
+): Promise<VerifyResult> {
   const publicKeys = trusted ?? keyMap((await store.audit.keys()).map((k) => k.publicKeyPem));
-  const before = opts.from !== undefined && opts.from > 1 ? await store.audit.before(opts.from) : undefined;
   const verifier = new ChainVerifier({
     publicKeys,
     checkpoints: (await store.audit.checkpoints()).filter((c) => opts.to === undefined || c.seq <= opts.to),
-    ...(before === undefined ? {} : { start: { seq: before.seq, hash: before.hash } }),
+    ...(await startOf(store, opts.from)),
   });
   for await (const record of pages(store, { fromSeq: opts.from, toSeq: opts.to })) verifier.push(record);
   return verifier.finish();
+}
+
+/**
+ * Where verification starts: after the record before `--from`; else, in a log whose oldest records
+ * retention removed, from the first one kept, which a signed checkpoint must vouch for.
+ */
+async function startOf(store: Store, from: number | undefined): Promise<Partial<ChainVerifierOptions>> {
+  if (from !== undefined) {
+    const before = from > 1 ? await store.audit.before(from) : undefined;
+    return before === undefined ? {} : { start: { seq: before.seq, hash: before.hash } };
+  }
+  const [first] = await store.audit.range({ limit: 1 });
+  if (first === undefined || first.seq === 1) return {};
+  return { start: { seq: first.seq - 1, hash: first.prevHash, anchored: true } };
 }
 
 /** An export: checkpoint lines, then records; a partial export starts from its first record's link. */
