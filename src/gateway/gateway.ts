@@ -18,6 +18,7 @@ import { SyslogExporter } from '../audit/exporters/syslog.ts';
 import type { AuditExporter } from '../audit/exporters/types.ts';
 import { WebhookExporter } from '../audit/exporters/webhook.ts';
 import { RecordingFileWriter } from '../audit/recording-files.ts';
+import { startRetention } from '../audit/retention.ts';
 import { loadSigningKey } from '../audit/signing-key.ts';
 import { fanOut, StoreAuditSink } from '../audit/store-sink.ts';
 import type { ConnectionConfig, SluiceConfig } from '../config/schema.ts';
@@ -348,6 +349,19 @@ export async function startGateway(
     });
     // After the sessions have ended (closers run newest first): their last previews are written.
     closers.unshift(() => recordingFiles.flush());
+    const { eventsMs, recordingsMs } = config.audit.retention;
+    if (eventsMs !== undefined || recordingsMs !== undefined) {
+      closers.unshift(
+        startRetention({
+          log: store.audit,
+          audit,
+          recordingsDir: config.audit.recordings.dir,
+          eventsMs,
+          recordingsMs,
+          logger: auditLogger,
+        }),
+      );
+    }
     const notifier = await webhookNotifier(config, env, vault, logger.child({ component: 'notify' }));
     closers.unshift(() => notifier.close());
     let sessions: Iterable<PostgresSession> = [];
