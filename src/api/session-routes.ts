@@ -66,7 +66,7 @@ export function sessionRoutes(app: FastifyInstance, deps: { store: Store; record
         tags: ['sessions'],
         summary: "A session's recording: its audit records in order",
         description:
-          "Previews kept in recording files are read back into `preview.rows` (with the `file` reference); a file that no longer matches its record's hash gives `preview.problem` and no rows.",
+          "Previews kept in recording files are read back into `preview.rows` (with the `file` reference); a file that no longer matches its record's hash, or is absent (retention), gives `preview.problem` (`message`, `missing`) and no rows.",
         security: bearerSecurity,
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { type: 'array', items: recordSchema }, 404: errorSchema },

@@ -136,10 +136,20 @@ function groupByPath(batch: readonly { path: string; bytes: Buffer }[]): Map<str
   return byPath;
 }
 
+/** Why a file-backed preview cannot be shown. */
+export interface RecordingProblem {
+  readonly message: string;
+  /**
+   * The file is absent: retention removes old recording files (and a store may be read where
+   * the files are not), so this alone is not evidence of tampering; different bytes are.
+   */
+  readonly missing: boolean;
+}
+
 /** A preview read back: its rows, or why they cannot be shown (`rows` is then empty). */
 export interface ResolvedPreview extends InlinePreview {
   readonly file?: RecordingFileRef;
-  readonly problem?: string;
+  readonly problem?: RecordingProblem;
 }
 
 /**
@@ -154,8 +164,8 @@ export async function resolvePreview(
   if (!('file' in preview)) return preview;
   const { columns, truncated, file } = preview;
   const read = await readRecordedRows(dir, sessionId, file);
-  if (typeof read === 'string') return { columns, rows: [], truncated, file, problem: read };
-  return { columns, rows: read.rows, truncated, file };
+  if ('rows' in read) return { columns, rows: read.rows, truncated, file };
+  return { columns, rows: [], truncated, file, problem: read };
 }
 
 /** The referenced rows, or what is wrong with the file. */
@@ -163,20 +173,23 @@ async function readRecordedRows(
   dir: string,
   sessionId: string,
   file: RecordingFileRef,
-): Promise<string | { rows: InlinePreview['rows'] }> {
+): Promise<RecordingProblem | { rows: InlinePreview['rows'] }> {
   const where = `recording file ${sessionId}/${String(file.chunk)} at offset ${file.offset}`;
+  const altered = (message: string) => ({ message: `${where} ${message}`, missing: false });
   if (!CHUNK_PATTERN.test(String(file.chunk)) || !SESSION_ID_PATTERN.test(sessionId)) {
-    return `${where}: the record's reference is malformed`;
+    return altered("is not a valid reference: the record's reference is malformed");
   }
   let bytes: Buffer;
   try {
     bytes = await readRange(join(dir, sessionId, file.chunk), file.offset, file.length);
   } catch (error) {
-    return `${where} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { message: `${where} is absent (removed by retention?)`, missing: true };
+    return altered(`cannot be read: ${code ?? (error as Error).message}`);
   }
-  if (bytes.length !== file.length) return `${where} is shorter than recorded: it was truncated`;
+  if (bytes.length !== file.length) return altered('is shorter than recorded: it was truncated');
   if (sha256Hex(bytes) !== file.sha256) {
-    return `${where} does not match the hash in its record: it was changed after it was written`;
+    return altered('does not match the hash in its record: it was changed after it was written');
   }
   return { rows: JSON.parse(bytes.toString('utf8')) as InlinePreview['rows'] };
 }

@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ChainedEvent } from '../audit/chain.ts';
 import type { AuditEvent } from '../audit/events.ts';
-import { type ResolvedPreview, withResolvedPreviews } from '../audit/recording-files.ts';
+import {
+  type RecordingProblem,
+  type ResolvedPreview,
+  withResolvedPreviews,
+} from '../audit/recording-files.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Store } from '../store/store.ts';
 import { parseSince } from './option-parsers.ts';
@@ -123,13 +127,14 @@ const RECORDINGS_HELP =
 /**
  * A session's records in order, with previews kept in recording files read back. A session id
  * with none is an error, not an empty replay; a recording file that does not match its record
- * makes the command fail (exit 1) after printing what it can.
+ * makes the command fail (exit 1) after printing what it can. An absent file is reported but is
+ * not a failure: retention removes them.
  */
 async function recording(store: Store, id: string, opts: RecordingOptions): Promise<ChainedEvent[]> {
   const records = await store.audit.sessionEvents(id);
   if (records.length === 0) throw new Error(`no recorded session ${id}`);
   const resolved = await withResolvedPreviews(await recordingsDir(opts), records);
-  if (resolved.some((record) => previewOf(record)?.problem !== undefined)) process.exitCode = 1;
+  if (resolved.some((record) => previewOf(record)?.problem?.missing === false)) process.exitCode = 1;
   return resolved;
 }
 
@@ -170,7 +175,7 @@ function timeline(
         break;
       case 'statement.completed': {
         const problem = previewOf(record)?.problem;
-        if (problem !== undefined) push(`${' '.repeat(18)}RECORDING TAMPERED: ${problem}`);
+        if (problem !== undefined) push(`${' '.repeat(18)}${describeProblem(problem)}`);
         else if (options.results) for (const line of resultLines(event)) push(`${' '.repeat(18)}${line}`);
         push(`${' '.repeat(18)}${describeOutcome(event)}`);
         break;
@@ -189,6 +194,10 @@ function describeOpened(event: Opened, at: string): string {
   const tls = event.tls ? `TLS ${event.tls.protocol}` : 'no TLS';
   const grant = event.grant ? `, access grant ${event.grant}` : '';
   return `session ${event.sessionId}: ${event.principal.name} (${event.principal.id}) on ${event.connection} from ${event.sourceAddress}, ${tls}, policy ${event.policy}${grant}, opened ${at}`;
+}
+
+function describeProblem(problem: RecordingProblem): string {
+  return `${problem.missing ? 'RECORDING MISSING' : 'RECORDING TAMPERED'}: ${problem.message}`;
 }
 
 function describeRule(event: Decided): string {

@@ -103,15 +103,21 @@ describe('recording files', () => {
     await writeFile(path, bytes);
     const resolved = await resolvePreview(dir, sessionId, recorded);
     expect(resolved.rows).toEqual([]);
-    expect(resolved.problem).toContain('does not match the hash in its record');
+    expect(resolved.problem).toEqual({
+      message: expect.stringContaining('does not match the hash in its record'),
+      missing: false,
+    });
   });
 
   it('reports a missing file and refuses a reference that would leave the directory', async () => {
     const recorded = writer(64).place(randomUUID(), preview(20));
     const missing = await resolvePreview(dir, randomUUID(), recorded);
-    expect(missing.problem).toContain('cannot be read');
+    expect(missing.problem).toEqual({ message: expect.stringContaining('is absent'), missing: true });
     const escaping = { ...recorded, file: { ...fileRef(recorded), chunk: '../../etc/passwd' } };
-    expect((await resolvePreview(dir, randomUUID(), escaping)).problem).toContain('malformed');
+    expect((await resolvePreview(dir, randomUUID(), escaping)).problem).toEqual({
+      message: expect.stringContaining('malformed'),
+      missing: false,
+    });
   });
 });
 
