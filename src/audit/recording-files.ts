@@ -214,6 +214,18 @@ export async function withResolvedPreviews(
   );
 }
 
+/**
+ * Why the recording file a record points at no longer matches it; undefined when it matches, is
+ * absent (retention), or the record has none.
+ */
+export async function alteredRecording(dir: string, record: ChainedEvent): Promise<string | undefined> {
+  const [resolved] = await withResolvedPreviews(dir, [record]);
+  const event = resolved?.event as AuditEvent | undefined;
+  if (event?.type !== 'statement.completed') return undefined;
+  const problem = (event.preview as ResolvedPreview | null)?.problem;
+  return problem === undefined || problem.missing ? undefined : problem.message;
+}
+
 async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {

@@ -21,11 +21,20 @@ import {
   keyIdOf,
   type VerifyResult,
 } from '../audit/chain.ts';
+import { alteredRecording } from '../audit/recording-files.ts';
 import type { Store } from '../store/store.ts';
 import { collect, parseSince } from './option-parsers.ts';
-import { addStoreOptions, type StoreOptions, withStore } from './store-option.ts';
+import {
+  addStoreOptions,
+  RECORDINGS_FLAG,
+  RECORDINGS_HELP,
+  type RecordingOptions,
+  recordingsDir,
+  type StoreOptions,
+  withStore,
+} from './store-option.ts';
 
-interface VerifyOptions extends StoreOptions {
+interface VerifyOptions extends RecordingOptions {
   from?: number;
   to?: number;
   file?: string;
@@ -56,14 +65,17 @@ export function registerAuditCommands(program: Command): void {
         collect,
         [],
       )
-      .option('--json', 'print one JSON object'),
+      .option('--json', 'print one JSON object')
+      .option(RECORDINGS_FLAG, `${RECORDINGS_HELP}; the store's records' files are checked too`),
   ).action(async (opts: VerifyOptions) => {
     let result: VerifyResult;
     try {
       const trusted = await loadKeys(opts.publicKey ?? []);
       result =
         opts.file === undefined
-          ? await withStore(opts, (store) => verifyStore(store, opts, trusted))
+          ? await withStore(opts, async (store) =>
+              verifyStore(store, { ...opts, recordingsDir: await recordingsDir(opts) }, trusted),
+            )
           : await verifyFile(opts.file, trusted);
     } catch (error) {
       // Not checked is not "intact": a distinct status, so scripts cannot mistake one for the other.
@@ -128,10 +140,14 @@ async function* pages(
   }
 }
 
-/** Verifies the store's log (or the `--from`/`--to` range of it) against `trusted` keys, else the registered ones. */
+/**
+ * Verifies the store's log (or the `--from`/`--to` range of it) against `trusted` keys, else the
+ * registered ones, and, given `recordingsDir`, that each recording file still holds the bytes its
+ * record's hash names (an absent file is not checked: retention removes them).
+ */
 export async function verifyStore(
   store: Store,
-  opts: Pick<VerifyOptions, 'from' | 'to'>,
+  opts: Pick<VerifyOptions, 'from' | 'to'> & { recordingsDir?: string },
   trusted: Map<string, KeyObject> | undefined,
 ): Promise<VerifyResult> {
   const publicKeys = trusted ?? keyMap((await store.audit.keys()).map((k) => k.publicKeyPem));
@@ -140,8 +156,18 @@ export async function verifyStore(
     checkpoints: (await store.audit.checkpoints()).filter((c) => opts.to === undefined || c.seq <= opts.to),
     ...(await startOf(store, opts.from)),
   });
-  for await (const record of pages(store, { fromSeq: opts.from, toSeq: opts.to })) verifier.push(record);
-  return verifier.finish();
+  let altered: Extract<VerifyResult, { ok: false }> | undefined;
+  for await (const record of pages(store, { fromSeq: opts.from, toSeq: opts.to })) {
+    verifier.push(record);
+    if (altered !== undefined || opts.recordingsDir === undefined) continue;
+    const problem = await alteredRecording(opts.recordingsDir, record);
+    if (problem !== undefined)
+      altered = { ok: false, firstBadSeq: record.seq, reason: `record ${record.seq}'s ${problem}` };
+  }
+  const result = verifier.finish();
+  // A broken chain at or before the altered file's record is the first problem to report.
+  if (altered === undefined || (!result.ok && result.firstBadSeq <= altered.firstBadSeq)) return result;
+  return altered;
 }
 
 /**

@@ -4,7 +4,6 @@
  * A recording is what the caller saw: each statement as recorded (detected values masked), its
  * decision, and the first rows of its result as sent (masked).
  */
-import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ChainedEvent } from '../audit/chain.ts';
 import type { AuditEvent } from '../audit/events.ts';
@@ -13,10 +12,17 @@ import {
   type ResolvedPreview,
   withResolvedPreviews,
 } from '../audit/recording-files.ts';
-import { loadConfigFile } from '../config/load.ts';
 import type { Store } from '../store/store.ts';
 import { parseSince } from './option-parsers.ts';
-import { addStoreOptions, resolveStoreUrl, type StoreOptions, withStore } from './store-option.ts';
+import {
+  addStoreOptions,
+  RECORDINGS_FLAG,
+  RECORDINGS_HELP,
+  type RecordingOptions,
+  recordingsDir,
+  type StoreOptions,
+  withStore,
+} from './store-option.ts';
 import { formatTable, printTable } from './table.ts';
 
 interface ListOptions extends StoreOptions {
@@ -24,10 +30,6 @@ interface ListOptions extends StoreOptions {
   connection?: string;
   since?: string;
   json?: boolean;
-}
-
-interface RecordingOptions extends StoreOptions {
-  recordings?: string;
 }
 
 interface ShowOptions extends RecordingOptions {
@@ -118,12 +120,6 @@ export function registerSessionsCommands(program: Command): void {
   );
 }
 
-const PGLITE_SCHEME = 'pglite://';
-const DEFAULT_DATA_DIR = './.sluice';
-const RECORDINGS_FLAG = '--recordings <dir>';
-const RECORDINGS_HELP =
-  "the recording files' directory (default: audit.recordings.dir of --config, else <data dir>/recordings)";
-
 /**
  * A session's records in order, with previews kept in recording files read back. A session id
  * with none is an error, not an empty replay; a recording file that does not match its record
@@ -136,17 +132,6 @@ async function recording(store: Store, id: string, opts: RecordingOptions): Prom
   const resolved = await withResolvedPreviews(await recordingsDir(opts), records);
   if (resolved.some((record) => previewOf(record)?.problem?.missing === false)) process.exitCode = 1;
   return resolved;
-}
-
-/** As the gateway would choose it: the config's, else the data dir's, which is a PGlite store's directory. */
-async function recordingsDir(opts: RecordingOptions): Promise<string> {
-  if (opts.recordings !== undefined) return opts.recordings;
-  if (opts.config !== undefined) return (await loadConfigFile(opts.config, process.env)).audit.recordings.dir;
-  const url = await resolveStoreUrl(opts);
-  return join(
-    url.startsWith(PGLITE_SCHEME) ? url.slice(PGLITE_SCHEME.length) : DEFAULT_DATA_DIR,
-    'recordings',
-  );
 }
 
 function previewOf(record: ChainedEvent): ResolvedPreview | null | undefined {

@@ -273,7 +273,13 @@ describe('the audit log', () => {
     expect(out).not.toContain(CARD.replaceAll(' ', ''));
   });
 
-  it('replay and show report an edited recording file and do not print its altered rows', async () => {
+  it('verify checks the recording files too, and passes while they are untouched', async () => {
+    const result = await verify(['--recordings', recordingsDir]);
+    expect(result.stdout).toMatch(/^ok: /);
+    expect(result.code).toBe(0);
+  });
+
+  it('replay, show and verify report an edited recording file, and its altered rows are not printed', async () => {
     const [sessionId] = await readdir(recordingsDir);
     const path = join(recordingsDir, sessionId ?? '', '000001.jsonl');
     const original = await readFile(path);
@@ -295,6 +301,14 @@ describe('the audit log', () => {
         expect(result.stdout).toContain('does not match the hash in its record');
         expect(result.stdout).not.toContain('note X');
       }
+      const [edited] = await storeQuery<{ seq: string }>(
+        `SELECT seq FROM sluice.audit_events WHERE type = 'statement.completed' AND event LIKE '%"offset":0,%'`,
+      );
+      const verified = await verify(['--recordings', recordingsDir]);
+      expect(verified.code).toBe(1);
+      expect(verified.stdout).toContain(
+        `first bad sequence number ${edited?.seq}: record ${edited?.seq}'s recording file`,
+      );
     } finally {
       await writeFile(path, original);
     }
