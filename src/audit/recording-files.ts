@@ -174,11 +174,14 @@ async function readRecordedRows(
   sessionId: string,
   file: RecordingFileRef,
 ): Promise<RecordingProblem | { rows: InlinePreview['rows'] }> {
-  const where = `recording file ${sessionId}/${String(file.chunk)} at offset ${file.offset}`;
-  const altered = (message: string) => ({ message: `${where} ${message}`, missing: false });
-  if (!CHUNK_PATTERN.test(String(file.chunk)) || !SESSION_ID_PATTERN.test(sessionId)) {
-    return altered("is not a valid reference: the record's reference is malformed");
+  if (!isFileRef(file) || !SESSION_ID_PATTERN.test(sessionId)) {
+    return {
+      message: "a recording file reference is malformed: the record's reference was changed",
+      missing: false,
+    };
   }
+  const where = `recording file ${sessionId}/${file.chunk} at offset ${file.offset}`;
+  const altered = (message: string) => ({ message: `${where} ${message}`, missing: false });
   let bytes: Buffer;
   try {
     bytes = await readRange(join(dir, sessionId, file.chunk), file.offset, file.length);
@@ -194,6 +197,33 @@ async function readRecordedRows(
   return { rows: JSON.parse(bytes.toString('utf8')) as InlinePreview['rows'] };
 }
 
+/** A reference as the writer makes it; records read from a store may hold anything. */
+function isFileRef(value: unknown): value is RecordingFileRef {
+  const ref = value as Partial<Record<keyof RecordingFileRef, unknown>> | null;
+  return (
+    typeof ref === 'object' &&
+    ref !== null &&
+    typeof ref.chunk === 'string' &&
+    CHUNK_PATTERN.test(ref.chunk) &&
+    Number.isSafeInteger(ref.offset) &&
+    (ref.offset as number) >= 0 &&
+    Number.isSafeInteger(ref.length) &&
+    (ref.length as number) >= 0 &&
+    typeof ref.sha256 === 'string'
+  );
+}
+
+type FilePreview = Extract<RecordedPreview, { readonly file: RecordingFileRef }>;
+
+/** The record's session and file-backed preview, if it has one. */
+function filePreviewOf(record: ChainedEvent): { sessionId: string; preview: FilePreview } | undefined {
+  const event = record.event as { type?: unknown; sessionId?: unknown; preview?: unknown } | null;
+  if (event?.type !== 'statement.completed' || typeof event.sessionId !== 'string') return undefined;
+  const { preview } = event;
+  if (typeof preview !== 'object' || preview === null || !('file' in preview)) return undefined;
+  return { sessionId: event.sessionId, preview: preview as FilePreview };
+}
+
 /**
  * A session's records with every file-backed preview read back in place (its `file` reference
  * kept, and a `problem` instead of rows when the file does not match). Hashes are the stored ones.
@@ -204,12 +234,10 @@ export async function withResolvedPreviews(
 ): Promise<ChainedEvent[]> {
   return Promise.all(
     records.map(async (record) => {
-      const event = record.event as AuditEvent;
-      if (event.type !== 'statement.completed' || event.preview === null || !('file' in event.preview)) {
-        return record;
-      }
-      const preview = await resolvePreview(dir, event.sessionId, event.preview);
-      return { ...record, event: { ...event, preview } };
+      const found = filePreviewOf(record);
+      if (found === undefined) return record;
+      const preview = await resolvePreview(dir, found.sessionId, found.preview);
+      return { ...record, event: { ...(record.event as AuditEvent), preview } };
     }),
   );
 }
@@ -219,10 +247,9 @@ export async function withResolvedPreviews(
  * absent (retention), or the record has none.
  */
 export async function alteredRecording(dir: string, record: ChainedEvent): Promise<string | undefined> {
-  const [resolved] = await withResolvedPreviews(dir, [record]);
-  const event = resolved?.event as AuditEvent | undefined;
-  if (event?.type !== 'statement.completed') return undefined;
-  const problem = (event.preview as ResolvedPreview | null)?.problem;
+  const found = filePreviewOf(record);
+  if (found === undefined) return undefined;
+  const { problem } = await resolvePreview(dir, found.sessionId, found.preview);
   return problem === undefined || problem.missing ? undefined : problem.message;
 }
 

@@ -118,6 +118,8 @@ describe('recording files', () => {
       message: expect.stringContaining('malformed'),
       missing: false,
     });
+    const notAReference = { ...recorded, file: null } as unknown as RecordedPreview;
+    expect((await resolvePreview(dir, randomUUID(), notAReference)).problem?.missing).toBe(false);
   });
 });
 
