@@ -75,9 +75,11 @@ export class RecordingFileWriter implements PreviewPlacement {
   }
 
   place(sessionId: string, preview: InlinePreview): RecordedPreview {
-    const line = Buffer.from(`${JSON.stringify(preview.rows)}\n`, 'utf8');
-    const length = line.length - 1;
+    const json = JSON.stringify(preview.rows);
+    // Measured without copying: most previews are small and stay inline.
+    const length = Buffer.byteLength(json, 'utf8');
     if (length <= this.#options.inlineMaxBytes) return preview;
+    const line = Buffer.from(`${json}\n`, 'utf8');
     const position = this.#sessions.get(sessionId) ?? { chunk: 1, size: 0 };
     if (position.size > 0 && position.size + line.length > this.#options.chunkBytes) {
       position.chunk += 1;
