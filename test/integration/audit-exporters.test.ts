@@ -128,6 +128,23 @@ describe('ECS mapping', () => {
     expect(failed).toMatchObject({ event: { category: ['authentication'], outcome: 'failure' } });
     expect(failed?.source).toEqual({ address: 'unix-socket' });
   });
+
+  it('exports a recording file reference as it is, without rows, and classifies audit.pruned', () => {
+    const file = { chunk: '000001.jsonl', offset: 0, length: 231, sha256: 'a'.repeat(64) };
+    const preview = { columns: ['body'], rowCount: 20, truncated: true, file };
+    const items = [
+      { type: 'statement.completed', sessionId: 's', rows: 20, sqlstate: null, durationMs: 1, preview },
+      { type: 'audit.pruned', throughSeq: 9, throughAt: '2025-01-01T00:00:00.000Z', anchorSeq: 10 },
+    ].map((event) => ({ at: '2026-01-01T00:00:00.000Z', type: event.type, event }));
+    const [completed, pruned] = chainNext(undefined, items).map(toEcs);
+    expect(completed?.sluice).toMatchObject({ event: { preview } });
+    expect(JSON.stringify(completed)).not.toContain('"rows":[');
+    expect(pruned?.event).toMatchObject({
+      category: ['configuration'],
+      type: ['deletion'],
+      outcome: 'success',
+    });
+  });
 });
 
 describe('JSONL file exporter', () => {
