@@ -4,6 +4,8 @@
  * it is forwarded) and how it ended. Statement text is recorded with every value the DLP detectors
  * find masked (a WHERE clause holding a card number is masked in the log too) and cut at 8 KiB;
  * result previews are scanned again, so even a session with masking off records no raw value.
+ * Only then is a preview placed: inline in its record, or, past `audit.recordings.inlineMaxBytes`,
+ * in a recording file the record references by hash.
  *
  * `audit.failMode: closed` (the default, per policy; the strictest applies): while the audit
  * pipeline cannot write, statements are refused and nothing is forwarded.
