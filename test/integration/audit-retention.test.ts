@@ -5,7 +5,7 @@
  * tampering with what is left is still found. Times are given, never waited for.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,14 +40,18 @@ async function appendSigned(store: Store, count: number, daysAgo: number): Promi
 }
 
 /** A retention pass whose `audit.pruned` event is appended to the chain, as the gateway's sink would. */
-async function retain(store: Store, eventsMs: number, recordingsDir: string): Promise<AuditEvent[]> {
+async function retain(
+  store: Store,
+  keep: { eventsMs?: number; recordingsMs?: number },
+  recordingsDir: string,
+): Promise<AuditEvent[]> {
   const emitted: AuditEvent[] = [];
   await applyRetention(
     {
       log: store.audit,
       audit: { emit: (event) => emitted.push(event) },
       recordingsDir,
-      eventsMs,
+      ...keep,
       logger: createLogger({ level: 'silent' }),
     },
     NOW,
@@ -78,12 +82,12 @@ describe.each([pgliteBackend('sluice-retention'), postgresBackend('sluice_retent
     });
 
     it('removes nothing while no signed checkpoint is older than the cutoff', async () => {
-      expect(await retain(store, 30 * DAY, recordingsDir)).toEqual([]);
+      expect(await retain(store, { eventsMs: 30 * DAY }, recordingsDir)).toEqual([]);
       expect(await seqs(store)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     });
 
     it('removes records up to the newest checkpoint older than the cutoff, keeping its record, and says so in the chain', async () => {
-      const emitted = await retain(store, 7 * DAY, recordingsDir);
+      const emitted = await retain(store, { eventsMs: 7 * DAY }, recordingsDir);
       expect(emitted).toEqual([
         {
           type: 'audit.pruned',
@@ -100,11 +104,35 @@ describe.each([pgliteBackend('sluice-retention'), postgresBackend('sluice_retent
       expect(await readdir(recordingsDir)).toEqual([]);
     });
 
+    it('removes the recording files of sessions last written before their cutoff, keeps newer ones, and says so', async () => {
+      const [old, recent] = [randomUUID(), randomUUID()];
+      for (const [sessionId, daysAgo] of [
+        [old, 40],
+        [recent, 2],
+      ] as const) {
+        await mkdir(join(recordingsDir, sessionId));
+        const chunk = join(recordingsDir, sessionId, '000001.jsonl');
+        await writeFile(chunk, '[["************1111"]]\n');
+        const at = new Date(NOW.getTime() - daysAgo * DAY);
+        await utimes(chunk, at, at);
+      }
+      const emitted = await retain(store, { recordingsMs: 30 * DAY }, recordingsDir);
+      expect(emitted).toEqual([
+        expect.objectContaining({
+          type: 'audit.pruned',
+          throughSeq: null,
+          recordingsBefore: new Date(NOW.getTime() - 30 * DAY).toISOString(),
+          sessionRecordingsRemoved: 1,
+        }),
+      ]);
+      expect(await readdir(recordingsDir)).toEqual([recent]);
+    });
+
     it('verifies the pruned log from the anchoring checkpoint', async () => {
       expect(await verifyStore(store, {}, trusted)).toEqual({
         ok: true,
-        events: 6,
-        lastSeq: 13,
+        events: 7,
+        lastSeq: 14,
         lastHash: expect.any(String),
         checkpointsVerified: 2,
       });
@@ -122,7 +150,7 @@ describe('tampering after pruning (PostgreSQL store)', () => {
     // seq 1–4 ten days ago, 5–8 one day ago; pruning at seven days keeps 4 (signed) onwards.
     await appendSigned(store, 4, 10);
     await appendSigned(store, 4, 1);
-    await retain(store, 7 * DAY, tmpdir());
+    await retain(store, { eventsMs: 7 * DAY }, tmpdir());
   });
 
   /** Applies a raw edit to the store, verifies, and restores the tables exactly. */
