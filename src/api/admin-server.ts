@@ -46,6 +46,8 @@ export interface AdminServerOptions {
 export interface AdminApi {
   readonly auth: AdminAuthOptions;
   readonly store: Store;
+  /** Where session previews too large for their record are kept (audit.recordings.dir). */
+  readonly recordingsDir: string;
   /** Absent when no master key is configured; the secrets endpoints then answer 503. */
   readonly vault: Vault | undefined;
   readonly audit: AuditSink;

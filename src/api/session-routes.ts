@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChainedEvent } from '../audit/chain.ts';
+import { withResolvedPreviews } from '../audit/recording-files.ts';
 import type { Store } from '../store/store.ts';
 import { bearerSecurity, errorSchema } from './schemas.ts';
 
@@ -25,7 +26,7 @@ function view(record: ChainedEvent) {
   return { seq: record.seq, at: record.at, type: record.type, hash: record.hash, event: record.event };
 }
 
-export function sessionRoutes(app: FastifyInstance, deps: { store: Store }): void {
+export function sessionRoutes(app: FastifyInstance, deps: { store: Store; recordingsDir: string }): void {
   app.get(
     '/api/v1/sessions',
     {
@@ -64,6 +65,8 @@ export function sessionRoutes(app: FastifyInstance, deps: { store: Store }): voi
       schema: {
         tags: ['sessions'],
         summary: "A session's recording: its audit records in order",
+        description:
+          "Previews kept in recording files are read back into `preview.rows` (with the `file` reference); a file that no longer matches its record's hash, or is absent (retention), gives `preview.problem` (`message`, `missing`) and no rows.",
         security: bearerSecurity,
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { type: 'array', items: recordSchema }, 404: errorSchema },
@@ -76,7 +79,7 @@ export function sessionRoutes(app: FastifyInstance, deps: { store: Store }): voi
           .code(404)
           .send({ error: 'not_found', message: `sluice: no recorded session ${request.params.id}` });
       }
-      return records.map(view);
+      return (await withResolvedPreviews(deps.recordingsDir, records)).map(view);
     },
   );
 }

@@ -16,7 +16,9 @@
  * - a wholesale rewrite by someone holding the signing key, who can sign new checkpoints;
  * - checkpoints removed together with the records they cover: the verifier trusts the checkpoint
  *   list it is given, so checkpoints should also leave the store (SIEM, another system);
- * - in range verification, a wrong `start`: the range is only as trustworthy as the anchor.
+ * - in range verification, a wrong `start`: the range is only as trustworthy as the anchor;
+ * - removal of the oldest records up to a signed checkpoint, with the checkpoints before it: that
+ *   is what retention does (its `audit.pruned` record says how far it went).
  */
 import { createHash, createPublicKey, hash, type KeyObject, sign, verify } from 'node:crypto';
 
@@ -270,8 +272,12 @@ export interface ChainVerifierOptions {
    * records were truncated. Those at or before `start.seq` are outside the range and ignored.
    */
   readonly checkpoints: readonly Checkpoint[];
-  /** Verifying a range: the record before the first one pushed (its seq and hash); absent: from genesis (seq 1). */
-  readonly start?: { readonly seq: number; readonly hash: string };
+  /**
+   * Verifying a range: the record before the first one pushed (its seq and hash); absent: from
+   * genesis (seq 1). `anchored`: the log was pruned and `start` was read from the first record's
+   * own `prevHash`, so that record must carry a signed checkpoint, which vouches for it.
+   */
+  readonly start?: { readonly seq: number; readonly hash: string; readonly anchored?: boolean };
 }
 
 type Failure = { readonly ok: false; readonly firstBadSeq: number; readonly reason: string };
@@ -289,12 +295,15 @@ export class ChainVerifier {
   #checkpointsVerified = 0;
   /** The last checkpoint that matched: a rewrite caught by a later one happened after it. */
   #lastMatchedCheckpoint: number | undefined;
+  /** The first record of a pruned log, which a checkpoint must sign. */
+  readonly #anchorSeq: number | undefined;
   #failure: Failure | undefined;
 
   constructor(options: ChainVerifierOptions) {
     this.#publicKeys = options.publicKeys;
     this.#lastSeq = options.start?.seq ?? 0;
     this.#lastHash = options.start?.hash ?? GENESIS_HASH;
+    this.#anchorSeq = options.start?.anchored ? this.#lastSeq + 1 : undefined;
     for (const checkpoint of options.checkpoints) {
       if (checkpoint.seq <= this.#lastSeq) continue;
       const atSeq = this.#pending.get(checkpoint.seq);
@@ -361,7 +370,14 @@ export class ChainVerifier {
 
   #checkCheckpoints(seq: number, hash: string): Failure | undefined {
     const checkpoints = this.#pending.get(seq);
-    if (checkpoints === undefined) return undefined;
+    if (checkpoints === undefined) {
+      // Without a signature, the first record of a pruned log is only its own word for its link.
+      if (seq !== this.#anchorSeq) return undefined;
+      return failure(
+        1,
+        `records before seq ${seq} are missing, and no signed checkpoint anchors record ${seq} (retention keeps one)`,
+      );
+    }
     this.#pending.delete(seq);
     for (const checkpoint of checkpoints) {
       const publicKey = this.#publicKeys.get(checkpoint.keyId);

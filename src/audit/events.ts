@@ -27,6 +27,30 @@ export interface AuditPrincipal {
   readonly claims: Readonly<Record<string, unknown>>;
 }
 
+/** Where a recorded preview's rows were written when they were too large to keep inline. */
+export interface RecordingFileRef {
+  /** The chunk file's name in the session's recording directory, e.g. `000001.jsonl`. */
+  readonly chunk: string;
+  readonly offset: number;
+  readonly length: number;
+  /** Hex SHA-256 of those bytes: the chain covers the file's content through it. */
+  readonly sha256: string;
+}
+
+/** A result's first rows, masked as sent: inline, or in a recording file the record points at. */
+export type RecordedPreview =
+  | {
+      readonly columns: readonly string[];
+      readonly rows: readonly (readonly (string | null)[])[];
+      readonly truncated: boolean;
+    }
+  | {
+      readonly columns: readonly string[];
+      readonly rowCount: number;
+      readonly truncated: boolean;
+      readonly file: RecordingFileRef;
+    };
+
 export type AuditEvent =
   | {
       readonly type: 'admin.auth_failed';
@@ -142,17 +166,27 @@ export type AuditEvent =
       readonly sqlstate: string | null;
       readonly durationMs: number;
       /** The first rows as the client received them (masked): the session recording. */
-      readonly preview: {
-        readonly columns: readonly string[];
-        readonly rows: readonly (readonly (string | null)[])[];
-        readonly truncated: boolean;
-      } | null;
+      readonly preview: RecordedPreview | null;
     }
   | {
       /** A failed login on the data path (the credential itself is never recorded). */
       readonly type: 'auth.failed';
       readonly protocol: string;
       readonly sourceAddress: string;
+    }
+  | {
+      /**
+       * Retention removed records before `anchorSeq` (a signed checkpoint's record, kept so the
+       * rest still verifies), and recording files last written before `recordingsBefore`.
+       */
+      readonly type: 'audit.pruned';
+      /** The last removed record, or null when no record was old enough. */
+      readonly throughSeq: number | null;
+      readonly throughAt: string | null;
+      readonly anchorSeq: number | null;
+      readonly eventsBefore: string | null;
+      readonly recordingsBefore: string | null;
+      readonly sessionRecordingsRemoved: number;
     }
   | {
       readonly type: 'access.ended';

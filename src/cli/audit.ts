@@ -16,15 +16,25 @@ import { toCef } from '../audit/cef.ts';
 import {
   type ChainedEvent,
   ChainVerifier,
+  type ChainVerifierOptions,
   type Checkpoint,
   keyIdOf,
   type VerifyResult,
 } from '../audit/chain.ts';
+import { alteredRecording } from '../audit/recording-files.ts';
 import type { Store } from '../store/store.ts';
 import { collect, parseSince } from './option-parsers.ts';
-import { addStoreOptions, type StoreOptions, withStore } from './store-option.ts';
+import {
+  addStoreOptions,
+  RECORDINGS_FLAG,
+  RECORDINGS_HELP,
+  type RecordingOptions,
+  recordingsDir,
+  type StoreOptions,
+  withStore,
+} from './store-option.ts';
 
-interface VerifyOptions extends StoreOptions {
+interface VerifyOptions extends RecordingOptions {
   from?: number;
   to?: number;
   file?: string;
@@ -55,14 +65,17 @@ export function registerAuditCommands(program: Command): void {
         collect,
         [],
       )
-      .option('--json', 'print one JSON object'),
+      .option('--json', 'print one JSON object')
+      .option(RECORDINGS_FLAG, `${RECORDINGS_HELP}; the store's records' files are checked too`),
   ).action(async (opts: VerifyOptions) => {
     let result: VerifyResult;
     try {
       const trusted = await loadKeys(opts.publicKey ?? []);
       result =
         opts.file === undefined
-          ? await withStore(opts, (store) => verifyStore(store, opts, trusted))
+          ? await withStore(opts, async (store) =>
+              verifyStore(store, { ...opts, recordingsDir: await recordingsDir(opts) }, trusted),
+            )
           : await verifyFile(opts.file, trusted);
     } catch (error) {
       // Not checked is not "intact": a distinct status, so scripts cannot mistake one for the other.
@@ -127,16 +140,48 @@ async function* pages(
   }
 }
 
-async function verifyStore(store: Store, opts: VerifyOptions, trusted: Map<string, KeyObject> | undefined) {
+/**
+ * Verifies the store's log (or the `--from`/`--to` range of it) against `trusted` keys, else the
+ * registered ones, and, given `recordingsDir`, that each recording file still holds the bytes its
+ * record's hash names (an absent file is not checked: retention removes them).
+ */
+export async function verifyStore(
+  store: Store,
+  opts: Pick<VerifyOptions, 'from' | 'to'> & { recordingsDir?: string },
+  trusted: Map<string, KeyObject> | undefined,
+): Promise<VerifyResult> {
   const publicKeys = trusted ?? keyMap((await store.audit.keys()).map((k) => k.publicKeyPem));
-  const before = opts.from !== undefined && opts.from > 1 ? await store.audit.before(opts.from) : undefined;
   const verifier = new ChainVerifier({
     publicKeys,
     checkpoints: (await store.audit.checkpoints()).filter((c) => opts.to === undefined || c.seq <= opts.to),
-    ...(before === undefined ? {} : { start: { seq: before.seq, hash: before.hash } }),
+    ...(await startOf(store, opts.from)),
   });
-  for await (const record of pages(store, { fromSeq: opts.from, toSeq: opts.to })) verifier.push(record);
-  return verifier.finish();
+  let altered: Extract<VerifyResult, { ok: false }> | undefined;
+  for await (const record of pages(store, { fromSeq: opts.from, toSeq: opts.to })) {
+    verifier.push(record);
+    if (altered !== undefined || opts.recordingsDir === undefined) continue;
+    const problem = await alteredRecording(opts.recordingsDir, record);
+    if (problem !== undefined)
+      altered = { ok: false, firstBadSeq: record.seq, reason: `record ${record.seq}'s ${problem}` };
+  }
+  const result = verifier.finish();
+  // A broken chain at or before the altered file's record is the first problem to report.
+  if (altered === undefined || (!result.ok && result.firstBadSeq <= altered.firstBadSeq)) return result;
+  return altered;
+}
+
+/**
+ * Where verification starts: after the record before `--from`; else, in a log whose oldest records
+ * retention removed, from the first one kept, which a signed checkpoint must vouch for.
+ */
+async function startOf(store: Store, from: number | undefined): Promise<Partial<ChainVerifierOptions>> {
+  if (from !== undefined) {
+    const before = from > 1 ? await store.audit.before(from) : undefined;
+    return before === undefined ? {} : { start: { seq: before.seq, hash: before.hash } };
+  }
+  const [first] = await store.audit.range({ limit: 1 });
+  if (first === undefined || first.seq === 1) return {};
+  return { start: { seq: first.seq - 1, hash: first.prevHash, anchored: true } };
 }
 
 /** An export: checkpoint lines, then records; a partial export starts from its first record's link. */

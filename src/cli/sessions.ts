@@ -7,9 +7,22 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { ChainedEvent } from '../audit/chain.ts';
 import type { AuditEvent } from '../audit/events.ts';
+import {
+  type RecordingProblem,
+  type ResolvedPreview,
+  withResolvedPreviews,
+} from '../audit/recording-files.ts';
 import type { Store } from '../store/store.ts';
 import { parseSince } from './option-parsers.ts';
-import { addStoreOptions, type StoreOptions, withStore } from './store-option.ts';
+import {
+  addStoreOptions,
+  RECORDINGS_FLAG,
+  RECORDINGS_HELP,
+  type RecordingOptions,
+  recordingsDir,
+  type StoreOptions,
+  withStore,
+} from './store-option.ts';
 import { formatTable, printTable } from './table.ts';
 
 interface ListOptions extends StoreOptions {
@@ -19,7 +32,11 @@ interface ListOptions extends StoreOptions {
   json?: boolean;
 }
 
-interface ReplayOptions extends StoreOptions {
+interface ShowOptions extends RecordingOptions {
+  json?: boolean;
+}
+
+interface ReplayOptions extends RecordingOptions {
   speed: number;
 }
 
@@ -67,10 +84,11 @@ export function registerSessionsCommands(program: Command): void {
       .command('show')
       .argument('<session>', 'a session id from sessions list')
       .description('the session and its statements, one line each')
-      .option('--json', 'print the recorded events as a JSON array'),
-  ).action((id: string, opts: StoreOptions & { json?: boolean }) =>
+      .option('--json', 'print the recorded events as a JSON array')
+      .option(RECORDINGS_FLAG, RECORDINGS_HELP),
+  ).action((id: string, opts: ShowOptions) =>
     withStore(opts, async (store) => {
-      const records = await recording(store, id);
+      const records = await recording(store, id, opts);
       if (opts.json) {
         console.log(JSON.stringify(records));
         return;
@@ -84,10 +102,11 @@ export function registerSessionsCommands(program: Command): void {
       .command('replay')
       .argument('<session>', 'a session id from sessions list')
       .description('print the session as it happened, with its results as tables')
-      .option('--speed <factor>', 'pace: 1 real time, 10 ten times faster, 0 no pauses', parseSpeed, 0),
+      .option('--speed <factor>', 'pace: 1 real time, 10 ten times faster, 0 no pauses', parseSpeed, 0)
+      .option(RECORDINGS_FLAG, RECORDINGS_HELP),
   ).action((id: string, opts: ReplayOptions) =>
     withStore(opts, async (store) => {
-      const records = await recording(store, id);
+      const records = await recording(store, id, opts);
       let previous: number | undefined;
       for (const line of timeline(records, { results: true })) {
         const pause = previous === undefined ? 0 : line.at - previous;
@@ -101,11 +120,23 @@ export function registerSessionsCommands(program: Command): void {
   );
 }
 
-/** A session's records in order; a session id with none is an error, not an empty replay. */
-async function recording(store: Store, id: string): Promise<ChainedEvent[]> {
+/**
+ * A session's records in order, with previews kept in recording files read back. A session id
+ * with none is an error, not an empty replay; a recording file that does not match its record
+ * makes the command fail (exit 1) after printing what it can. An absent file is reported but is
+ * not a failure: retention removes them.
+ */
+async function recording(store: Store, id: string, opts: RecordingOptions): Promise<ChainedEvent[]> {
   const records = await store.audit.sessionEvents(id);
   if (records.length === 0) throw new Error(`no recorded session ${id}`);
-  return records;
+  const resolved = await withResolvedPreviews(await recordingsDir(opts), records);
+  if (resolved.some((record) => previewOf(record)?.problem?.missing === false)) process.exitCode = 1;
+  return resolved;
+}
+
+function previewOf(record: ChainedEvent): ResolvedPreview | null | undefined {
+  const event = record.event as AuditEvent;
+  return event.type === 'statement.completed' ? (event.preview as ResolvedPreview | null) : undefined;
 }
 
 /** The session as lines of text, each with the time it happened (ms since the epoch). */
@@ -127,10 +158,13 @@ function timeline(
       case 'statement.decided':
         push(`${offset(at)}${event.decision.padEnd(7)} ${event.text}${describeRule(event)}`);
         break;
-      case 'statement.completed':
-        if (options.results) for (const line of resultLines(event)) push(`${' '.repeat(18)}${line}`);
+      case 'statement.completed': {
+        const problem = previewOf(record)?.problem;
+        if (problem !== undefined) push(`${' '.repeat(18)}${describeProblem(problem)}`);
+        else if (options.results) for (const line of resultLines(event)) push(`${' '.repeat(18)}${line}`);
         push(`${' '.repeat(18)}${describeOutcome(event)}`);
         break;
+      }
       case 'session.closed':
         push(`${offset(at)}session closed: ${describeClosed(event)}`);
         break;
@@ -145,6 +179,10 @@ function describeOpened(event: Opened, at: string): string {
   const tls = event.tls ? `TLS ${event.tls.protocol}` : 'no TLS';
   const grant = event.grant ? `, access grant ${event.grant}` : '';
   return `session ${event.sessionId}: ${event.principal.name} (${event.principal.id}) on ${event.connection} from ${event.sourceAddress}, ${tls}, policy ${event.policy}${grant}, opened ${at}`;
+}
+
+function describeProblem(problem: RecordingProblem): string {
+  return `${problem.missing ? 'RECORDING MISSING' : 'RECORDING TAMPERED'}: ${problem.message}`;
 }
 
 function describeRule(event: Decided): string {
@@ -162,7 +200,7 @@ function describeClosed(event: Closed): string {
 
 /** The recorded rows as an aligned table. */
 function resultLines(event: Completed): string[] {
-  const preview = event.preview;
+  const preview = event.preview as ResolvedPreview | null;
   if (preview === null || preview.rows.length === 0) return [];
   const width = Math.max(preview.columns.length, ...preview.rows.map((row) => row.length));
   const header = Array.from({ length: width }, (_, i) => preview.columns[i] ?? `column${i + 1}`);

@@ -3,6 +3,7 @@
  * How every command that touches the store finds it: `--store URL`, else the `store` (and
  * `storePassword`) of `--config FILE`, else `$SLUICE_STORE`, else `pglite://./.sluice`.
  */
+import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load.ts';
 import { createLogger } from '../core/logger.ts';
@@ -13,6 +14,32 @@ import type { Store } from '../store/store.ts';
 export interface StoreOptions {
   store?: string;
   config?: string;
+}
+
+/** Commands that read recording files (see docs/audit.md#recording-files). */
+export interface RecordingOptions extends StoreOptions {
+  recordings?: string;
+}
+
+export const RECORDINGS_FLAG = '--recordings <dir>';
+export const RECORDINGS_HELP =
+  "the recording files' directory (default: audit.recordings.dir of --config, else <data dir>/recordings)";
+
+const PGLITE_SCHEME = 'pglite://';
+const DEFAULT_DATA_DIR = './.sluice';
+
+/** As the gateway would choose it: the config's, else the data dir's, which is a PGlite store's directory. */
+export async function recordingsDir(
+  opts: RecordingOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  if (opts.recordings !== undefined) return opts.recordings;
+  if (opts.config !== undefined) return (await loadConfigFile(opts.config, env)).audit.recordings.dir;
+  const url = await resolveStoreUrl(opts, env);
+  return join(
+    url.startsWith(PGLITE_SCHEME) ? url.slice(PGLITE_SCHEME.length) : DEFAULT_DATA_DIR,
+    'recordings',
+  );
 }
 
 export function addStoreOptions(cmd: Command): Command {

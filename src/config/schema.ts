@@ -9,6 +9,7 @@
  * Every key is documented in docs/configuration.md; keep the two in step.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ALERT_KINDS, type AlertKind } from '../core/alerts.ts';
 import { parseDuration } from '../core/duration.ts';
@@ -250,6 +251,25 @@ export type AuditConfig = {
   sinks: AuditSinkConfig[];
   /** Rows of each result kept, masked as sent, in the session recording; 0 records none. */
   previewRows: number;
+  recordings: RecordingsConfig;
+  retention: RetentionConfig;
+};
+
+/** Where a statement's masked preview goes when it is too large to keep inline in its record. */
+export type RecordingsConfig = {
+  /** A preview whose rows' JSON is longer than this goes to a recording file. */
+  inlineMaxBytes: number;
+  /** A session's recording file is continued in a new chunk past this size. */
+  chunkBytes: number;
+  /** Default: `<dataDir>/recordings`. */
+  dir: string;
+};
+
+/** How long records and recording files are kept; absent: forever. */
+export type RetentionConfig = {
+  eventsMs?: number;
+  /** Absent: as long as events. */
+  recordingsMs?: number;
 };
 
 export type AuditSinkConfig =
@@ -958,6 +978,32 @@ export const configSchema = z
         checkpointInterval: duration({ zeroDisables: false }).default(60_000),
         statements: z.boolean().default(true),
         previewRows: z.int().min(0).max(1000).default(20),
+        recordings: z
+          .strictObject({
+            inlineMaxBytes: byteSize.default(16 * KIB),
+            chunkSize: byteSize.default(KIB ** 2),
+            dir: nonEmptyString.optional(),
+          })
+          .prefault({})
+          // The default dir depends on dataDir, so it is filled in with it, below.
+          .transform(({ inlineMaxBytes, chunkSize, dir }) => ({
+            inlineMaxBytes,
+            chunkBytes: chunkSize,
+            dir,
+          })),
+        retention: z
+          .strictObject({
+            events: duration({ zeroDisables: false }).optional(),
+            recordings: duration({ zeroDisables: false }).optional(),
+          })
+          .prefault({})
+          .transform(({ events, recordings }): RetentionConfig => {
+            const recordingsMs = recordings ?? events;
+            return {
+              ...(events === undefined ? {} : { eventsMs: events }),
+              ...(recordingsMs === undefined ? {} : { recordingsMs }),
+            };
+          }),
         sinks: z
           .array(
             z.discriminatedUnion('type', [
@@ -993,12 +1039,16 @@ export const configSchema = z
           statements,
           sinks,
           previewRows,
-        }): AuditConfig => ({
+          recordings,
+          retention,
+        }) => ({
           ...(signingKey === undefined ? {} : { signingKey }),
           checkpointEvery,
           checkpointIntervalMs: checkpointInterval,
           statements,
           previewRows,
+          recordings,
+          retention,
           sinks: sinks.map((sink): AuditSinkConfig => {
             if (sink.type !== 'jsonl') return sink;
             const { maxSize, ...rest } = sink;
@@ -1074,22 +1124,33 @@ export const configSchema = z
       vault,
       version: _version,
       requires: _requires,
+      audit,
       ...rest
-    }): SluiceConfig => ({
-      ...rest,
-      ...(vault === undefined ? {} : { vault }),
-      store:
-        rest.store.kind === 'postgres' && storePassword
-          ? { ...rest.store, password: storePassword }
-          : rest.store,
-      dataDir: dataDir ?? (rest.store.kind === 'pglite' ? rest.store.dir : DEFAULT_STORE_DIR),
-      timeouts: {
-        authMs: timeouts.auth,
-        idleMs: timeouts.idle,
-        idleInTransactionMs: timeouts.idleInTransaction,
-        messageAssemblyMs: timeouts.messageAssembly,
-      },
-    }),
+    }): SluiceConfig => {
+      const resolvedDataDir = dataDir ?? (rest.store.kind === 'pglite' ? rest.store.dir : DEFAULT_STORE_DIR);
+      return {
+        ...rest,
+        ...(vault === undefined ? {} : { vault }),
+        store:
+          rest.store.kind === 'postgres' && storePassword
+            ? { ...rest.store, password: storePassword }
+            : rest.store,
+        dataDir: resolvedDataDir,
+        audit: {
+          ...audit,
+          recordings: {
+            ...audit.recordings,
+            dir: audit.recordings.dir ?? join(resolvedDataDir, 'recordings'),
+          },
+        },
+        timeouts: {
+          authMs: timeouts.auth,
+          idleMs: timeouts.idle,
+          idleInTransactionMs: timeouts.idleInTransaction,
+          messageAssemblyMs: timeouts.messageAssembly,
+        },
+      };
+    },
   );
 
 /**

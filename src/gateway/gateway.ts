@@ -17,6 +17,8 @@ import { JsonlFileExporter } from '../audit/exporters/jsonl-file.ts';
 import { SyslogExporter } from '../audit/exporters/syslog.ts';
 import type { AuditExporter } from '../audit/exporters/types.ts';
 import { WebhookExporter } from '../audit/exporters/webhook.ts';
+import { RecordingFileWriter } from '../audit/recording-files.ts';
+import { startRetention } from '../audit/retention.ts';
 import { loadSigningKey } from '../audit/signing-key.ts';
 import { fanOut, StoreAuditSink } from '../audit/store-sink.ts';
 import type { AuditSinkConfig, ConnectionConfig, SluiceConfig } from '../config/schema.ts';
@@ -413,6 +415,27 @@ export async function startGateway(
     );
     closers.unshift(async () => stopSinkLagWatch());
     const audit = fanOut(logAuditSink(auditLogger), auditLog);
+    const recordingFiles = new RecordingFileWriter({
+      dir: config.audit.recordings.dir,
+      inlineMaxBytes: config.audit.recordings.inlineMaxBytes,
+      chunkBytes: config.audit.recordings.chunkBytes,
+      logger: auditLogger,
+    });
+    // After the sessions have ended (closers run newest first): their last previews are written.
+    closers.unshift(() => recordingFiles.flush());
+    const { eventsMs, recordingsMs } = config.audit.retention;
+    if (eventsMs !== undefined || recordingsMs !== undefined) {
+      closers.unshift(
+        startRetention({
+          log: store.audit,
+          audit,
+          recordingsDir: config.audit.recordings.dir,
+          eventsMs,
+          recordingsMs,
+          logger: auditLogger,
+        }),
+      );
+    }
     const notifier = await webhookNotifier(config, env, vault, logger.child({ component: 'notify' }));
     closers.unshift(() => notifier.close());
     let sessions: Iterable<PostgresSession> = [];
@@ -513,6 +536,7 @@ export async function startGateway(
           failClosed: policies.some((policy) => policy.audit.failMode === 'closed'),
           statements: config.audit.statements,
           previewRows: config.audit.previewRows,
+          previews: recordingFiles,
         }),
         evaluationFailed: (error) =>
           alerts.raise('policy_error', connectionName, {
@@ -582,6 +606,7 @@ export async function startGateway(
         version: VERSION,
         api: {
           store,
+          recordingsDir: config.audit.recordings.dir,
           vault,
           audit,
           approvals,

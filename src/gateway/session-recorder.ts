@@ -4,11 +4,14 @@
  * it is forwarded) and how it ended. Statement text is recorded with every value the DLP detectors
  * find masked (a WHERE clause holding a card number is masked in the log too) and cut at 8 KiB;
  * result previews are scanned again, so even a session with masking off records no raw value.
+ * Only then is a preview placed: inline in its record, or, past `audit.recordings.inlineMaxBytes`,
+ * in a recording file the record references by hash.
  *
  * `audit.failMode: closed` (the default, per policy; the strictest applies): while the audit
  * pipeline cannot write, statements are refused and nothing is forwarded.
  */
 import { type AuditSink, principalRecord } from '../audit/events.ts';
+import type { PreviewPlacement } from '../audit/recording-files.ts';
 import { ClientFacingError } from '../core/errors.ts';
 import { maskText, type TextScanner } from '../dlp/index.ts';
 import type { Principal } from '../identity/principal.ts';
@@ -32,6 +35,8 @@ export interface SessionRecorderOptions {
   readonly statements: boolean;
   /** Rows of each result kept (masked, as sent) in the statement's record; 0: none. */
   readonly previewRows: number;
+  /** Where a masked preview goes: inline in its record, or a recording file past a size. */
+  readonly previews: PreviewPlacement;
 }
 
 const UNAVAILABLE = new ClientFacingError(
@@ -102,10 +107,13 @@ export function sessionRecorder(options: SessionRecorderOptions): SessionRecorde
         bytes: outcome.bytes,
         sqlstate: outcome.sqlstate ?? null,
         durationMs: outcome.durationMs,
-        preview: outcome.preview ? maskedPreview(outcome.preview, options.scanner) : null,
+        preview: outcome.preview
+          ? options.previews.place(sessionId, maskedPreview(outcome.preview, options.scanner))
+          : null,
       });
     },
     closed(summary) {
+      options.previews.ended(sessionId);
       audit.emit({ type: 'session.closed', sessionId, ...summary });
     },
   };

@@ -8,7 +8,14 @@
 import { type ChainedEvent, type Checkpoint, chainNext } from '../audit/chain.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Int8, SqlExecutor, SqlQuerier } from './sql-executor.ts';
-import type { AuditKey, AuditRange, AuditRepository, NewAuditEvent, SessionFilter } from './store.ts';
+import type {
+  AuditKey,
+  AuditRange,
+  AuditRepository,
+  NewAuditEvent,
+  PrunedRange,
+  SessionFilter,
+} from './store.ts';
 
 const DEFAULT_LIMIT = 1000;
 
@@ -172,6 +179,26 @@ export class SqlAuditRepository implements AuditRepository {
       'SELECT seq, hash, at, key_id, signature FROM sluice.audit_checkpoints ORDER BY seq',
     );
     return rows.map(toCheckpoint);
+  }
+
+  async prune(before: string): Promise<PrunedRange | undefined> {
+    return this.#db.transaction(async (tx) => {
+      const [anchor] = await tx.query<{ seq: Int8 }>(
+        `SELECT c.seq FROM sluice.audit_checkpoints c JOIN sluice.audit_events e ON e.seq = c.seq
+         WHERE e.at < $1::timestamptz ORDER BY c.seq DESC LIMIT 1`,
+        [before],
+      );
+      if (anchor === undefined) return undefined;
+      const anchorSeq = Number(anchor.seq);
+      const [through] = await tx.query<Pick<EventRow, 'seq' | 'at_text'>>(
+        'SELECT seq, at_text FROM sluice.audit_events WHERE seq < $1 ORDER BY seq DESC LIMIT 1',
+        [anchorSeq],
+      );
+      if (through === undefined) return undefined;
+      await tx.query('DELETE FROM sluice.audit_events WHERE seq < $1', [anchorSeq]);
+      await tx.query('DELETE FROM sluice.audit_checkpoints WHERE seq < $1', [anchorSeq]);
+      return { throughSeq: Number(through.seq), throughAt: through.at_text, anchorSeq };
+    });
   }
 
   /**

@@ -289,10 +289,14 @@ export interface AuditKey {
   readonly publicKeyPem: string;
 }
 
-/**
- * The hash-chained audit log (see src/audit/chain.ts), its signed checkpoints and the public keys
- * that verify them. Records are only ever appended; nothing here updates or deletes one.
- */
+/** What a retention pass removed from the audit log (see `AuditRepository#prune`). */
+export interface PrunedRange {
+  /** The last record removed, and its time. */
+  readonly throughSeq: number;
+  readonly throughAt: string;
+  /** The first record kept: a signed checkpoint's, so the rest verifies from it. */
+  readonly anchorSeq: number;
+}
 /** Which recorded sessions to list (newest first). */
 export interface SessionFilter {
   /** A principal id or name. */
@@ -302,6 +306,11 @@ export interface SessionFilter {
   readonly limit?: number | undefined;
 }
 
+/**
+ * The hash-chained audit log (see src/audit/chain.ts), its signed checkpoints and the public keys
+ * that verify them. Records are only ever appended and never updated; the only deletion is
+ * retention's `prune`, which removes the oldest records up to a signed checkpoint.
+ */
 export interface AuditRepository {
   /** `session.opened` records matching the filter, newest first. */
   sessions(filter: SessionFilter): Promise<ChainedEvent[]>;
@@ -325,6 +334,12 @@ export interface AuditRepository {
   addCheckpoint(checkpoint: Checkpoint): Promise<void>;
   /** Every checkpoint, by seq. */
   checkpoints(): Promise<Checkpoint[]>;
+  /**
+   * Removes the records before the newest signed checkpoint whose record is older than `before`
+   * (ISO time), and the checkpoints before it; that checkpoint's record is kept as the anchor the
+   * remaining log verifies from. Undefined when nothing was old enough.
+   */
+  prune(before: string): Promise<PrunedRange | undefined>;
   /**
    * Registers a signing key's public half; registering it again is a no-op.
    * @throws GatewayError GW_ERR_STORE when `keyId` is already registered with a different key.

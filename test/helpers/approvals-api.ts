@@ -240,6 +240,7 @@ export async function startApprovalsApi(): Promise<ApprovalsApi> {
     version: 'test',
     api: {
       store,
+      recordingsDir: join(dir, 'recordings'),
       vault: undefined,
       audit: auditSink,
       approvals: service,

@@ -7,10 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createTlsServer } from 'node:tls';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toCef } from '../../src/audit/cef.ts';
@@ -22,6 +20,7 @@ import { SyslogExporter } from '../../src/audit/exporters/syslog.ts';
 import { SPOOL_FILE, WebhookExporter } from '../../src/audit/exporters/webhook.ts';
 import { verifySignature } from '../../src/core/delivery.ts';
 import { recordingLogger } from '../helpers/gateway.ts';
+import { collector, type Frame } from '../helpers/syslog-collector.ts';
 
 const actor = { id: 'k_1', name: 'alice', kind: 'human', sourceAddress: '10.0.0.7' } as const;
 const EVENTS: readonly AuditEvent[] = [
@@ -129,6 +128,23 @@ describe('ECS mapping', () => {
     expect(failed).toMatchObject({ event: { category: ['authentication'], outcome: 'failure' } });
     expect(failed?.source).toEqual({ address: 'unix-socket' });
   });
+
+  it('exports a recording file reference as it is, without rows, and classifies audit.pruned', () => {
+    const file = { chunk: '000001.jsonl', offset: 0, length: 231, sha256: 'a'.repeat(64) };
+    const preview = { columns: ['body'], rowCount: 20, truncated: true, file };
+    const items = [
+      { type: 'statement.completed', sessionId: 's', rows: 20, sqlstate: null, durationMs: 1, preview },
+      { type: 'audit.pruned', throughSeq: 9, throughAt: '2025-01-01T00:00:00.000Z', anchorSeq: 10 },
+    ].map((event) => ({ at: '2026-01-01T00:00:00.000Z', type: event.type, event }));
+    const [completed, pruned] = chainNext(undefined, items).map(toEcs);
+    expect(completed?.sluice).toMatchObject({ event: { preview } });
+    expect(JSON.stringify(completed)).not.toContain('"rows":[');
+    expect(pruned?.event).toMatchObject({
+      category: ['configuration'],
+      type: ['deletion'],
+      outcome: 'success',
+    });
+  });
 });
 
 describe('JSONL file exporter', () => {
@@ -180,106 +196,6 @@ describe('JSONL file exporter', () => {
     expect(kept).toEqual(range(40 - kept.length + 1, 40));
   });
 });
-
-interface Frame {
-  readonly pri: number;
-  readonly timestamp: string;
-  readonly host: string;
-  readonly app: string;
-  readonly procId: string;
-  readonly msgId: string;
-  readonly sd: Record<string, Record<string, string>>;
-  readonly msg: string;
-}
-
-/** Test-side RFC 5424 parser: `<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`. */
-function parseSyslog(message: string): Frame {
-  const header = /^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) /.exec(message);
-  if (header === null) throw new Error(`not RFC 5424: ${message.slice(0, 80)}`);
-  let rest = message.slice(header[0].length);
-  const sd: Record<string, Record<string, string>> = {};
-  const element = /^\[([^ \]=]+)((?: [^ =\]"]+="(?:[^"\\]|\\.)*")*)\]/;
-  for (let match = element.exec(rest); match !== null; match = element.exec(rest)) {
-    const params: Record<string, string> = {};
-    for (const param of (match[2] ?? '').matchAll(/ ([^ =\]"]+)="((?:[^"\\]|\\.)*)"/g)) {
-      params[param[1] as string] = (param[2] as string).replace(/\\(.)/g, '$1');
-    }
-    sd[match[1] as string] = params;
-    rest = rest.slice(match[0].length);
-  }
-  if (Object.keys(sd).length === 0) {
-    if (!rest.startsWith('-')) throw new Error('no STRUCTURED-DATA');
-    rest = rest.slice(1);
-  }
-  const [, pri, timestamp, host, app, procId, msgId] = header as unknown as string[];
-  return {
-    pri: Number(pri),
-    timestamp: timestamp as string,
-    host: host as string,
-    app: app as string,
-    procId: procId as string,
-    msgId: msgId as string,
-    sd,
-    msg: rest.startsWith(' ') ? rest.slice(1) : rest,
-  };
-}
-
-/** Splits RFC 6587 octet-counted frames off the front of `buffer`; returns what is left. */
-function takeFrames(buffer: Buffer, onFrame: (message: string) => void): Buffer {
-  let rest = buffer;
-  for (;;) {
-    const space = rest.indexOf(0x20);
-    if (space < 0) return rest;
-    const length = Number(rest.subarray(0, space).toString('ascii'));
-    if (!Number.isInteger(length) || length <= 0) throw new Error('bad octet count');
-    if (rest.length < space + 1 + length) return rest;
-    onFrame(rest.subarray(space + 1, space + 1 + length).toString('utf8'));
-    rest = rest.subarray(space + 1 + length);
-  }
-}
-
-interface Collector {
-  readonly frames: Frame[];
-  readonly port: number;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-}
-
-/** A syslog collector on one port that can be torn down (listener and connections) and restarted. */
-async function collector(tlsMaterial?: { cert: string; key: string }): Promise<Collector> {
-  const frames: Frame[] = [];
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  const onSocket = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    let buffered: Buffer = Buffer.alloc(0);
-    socket.on('data', (data: Buffer) => {
-      buffered = takeFrames(Buffer.concat([buffered, data]), (message) => frames.push(parseSyslog(message)));
-    });
-  };
-  const start = async () => {
-    server =
-      tlsMaterial === undefined
-        ? createNetServer(onSocket)
-        : createTlsServer({ cert: tlsMaterial.cert, key: tlsMaterial.key }, onSocket);
-    await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
-  };
-  await start();
-  return {
-    frames,
-    port,
-    start,
-    async stop() {
-      const closed = new Promise((resolve) => server?.close(resolve));
-      for (const socket of sockets) socket.destroy();
-      await closed;
-    },
-  };
-}
 
 function expectFrameFor(frame: Frame, record: ChainedEvent, pri: number) {
   expect(frame.pri).toBe(pri);

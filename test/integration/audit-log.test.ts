@@ -3,9 +3,12 @@
  * (approvals, admin failures) into the hash chain with signed checkpoints; `sluice audit verify`
  * passes on the untouched log and, after each raw edit to the store (a changed field, a deleted
  * row, two swapped rows, a forged row with a correct-looking hash), fails naming the first bad
- * sequence number. An export verifies offline with the exported public key.
+ * sequence number. An export verifies offline with the exported public key. Result previews
+ * past a small `inlineMaxBytes` go to recording files, which replay reads back and whose edits it
+ * reports; a secret-canary scan covers the store, the recording files, the JSONL file and the
+ * syslog stream.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -16,6 +19,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gatewayClient } from '../helpers/pg-client.ts';
 import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 import { run } from '../helpers/run.ts';
+import { type Collector, collector } from '../helpers/syslog-collector.ts';
 
 let target: TestDatabase;
 let storeDb: TestDatabase;
@@ -24,6 +28,9 @@ let storeUrl: string;
 let dir: string;
 const keys: Record<string, string> = {};
 let apiSessions: { status: number; body: unknown };
+let apiRecording: { status: number; body: unknown };
+let syslog: Collector;
+let recordingsDir: string;
 /** A canary: a card number in a statement's literal must be masked in the log. */
 const CARD = '4111 1111 1111 1111';
 
@@ -32,6 +39,7 @@ beforeAll(async () => {
   storeDb = await createTestDatabase('sluice_audit_s');
   storeUrl = `postgres://${storeDb.role}@${PG_HOST}:${PG_PORT}/${storeDb.name}`;
   dir = await mkdtemp(join(tmpdir(), 'sluice-audit-'));
+  syslog = await collector();
   await adminQuery(
     `CREATE TABLE notes(id int primary key, body text);
      INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 20) g;
@@ -52,8 +60,10 @@ policies:
     review: { mode: ticket, approvers: { groups: [dba] } }
 audit:
   checkpointEvery: 3
+  recordings: { inlineMaxBytes: 100 }
   sinks:
     - { type: jsonl, path: ${join(dir, 'siem.jsonl')} }
+    - { type: syslog, address: 127.0.0.1:${syslog.port} }
 `,
   });
   keys.agent = await gw.createKey('agent', ['agents']);
@@ -65,6 +75,7 @@ audit:
   await client.connect();
   await client.query(`SELECT body FROM notes WHERE body <> '${CARD}' ORDER BY id`);
   await client.query(`SELECT '${CARD}'::text AS card`);
+  await client.query(`SELECT g AS n, '${CARD}'::text AS card FROM generate_series(1, 10) g`);
   const refused = await client.query('DELETE FROM notes WHERE id = 7').catch((e: pg.DatabaseError) => e);
   const id = /apv_[0-9a-f]+/.exec((refused as pg.DatabaseError).hint ?? '')?.[0] ?? '';
   await callApi(gw, keys.alice ?? '', 'POST', `/api/v1/approvals/${id}/approve`, { reason: 'ok' });
@@ -74,12 +85,27 @@ audit:
   // The recording through the admin API (admin group only), before closing.
   keys.admin = await gw.createKey('auditor', ['sluice-admins']);
   apiSessions = await callApi(gw, keys.admin ?? '', 'GET', '/api/v1/sessions?principal=agent');
+  const [opened] = apiSessions.body as unknown as { event: { sessionId: string } }[];
+  apiRecording = await callApi(gw, keys.admin ?? '', 'GET', `/api/v1/sessions/${opened?.event.sessionId}`);
+  recordingsDir = join(gw.dataDir, 'recordings');
   // Closing flushes the audit queue and signs the head.
   await gw.gateway.close();
+  const [count] = await storeQuery<{ n: string }>('SELECT count(*) AS n FROM sluice.audit_events');
+  await until(
+    () => new Set(syslog.frames.map((frame) => frame.sd['sluice@32473']?.seq)).size >= Number(count?.n),
+  );
 });
+
+/** Polls `condition` until it holds (syslog over TCP has no acknowledgement to wait for). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let tries = 0; tries < 200 && !condition(); tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 afterAll(async () => {
   await gw?.close();
+  await syslog?.stop();
   await rm(dir, { recursive: true, force: true });
   await target?.drop();
   await storeDb?.drop();
@@ -95,6 +121,13 @@ function verify(extra: readonly string[] = []) {
 
 async function storeQuery<R extends pg.QueryResultRow>(sql: string): Promise<R[]> {
   return adminQuery<R>(sql, storeDb.name);
+}
+
+/** Every recording file's text, one after another. */
+async function recordingFileTexts(root: string): Promise<string> {
+  const names = (await readdir(root, { recursive: true })).filter((name) => name.endsWith('.jsonl'));
+  const texts = await Promise.all(names.map((name) => readFile(join(root, name), 'utf8')));
+  return texts.join('\n');
 }
 
 /** Applies a raw edit, runs `verify`, then restores the table exactly. */
@@ -167,6 +200,40 @@ describe('the audit log', () => {
     expect(text).not.toContain(CARD);
   });
 
+  it('keeps previews past inlineMaxBytes in owner-only recording files the chain points at, and small ones inline', async () => {
+    const completed = (
+      await storeQuery<{ event: string }>(
+        "SELECT event FROM sluice.audit_events WHERE type = 'statement.completed' ORDER BY seq",
+      )
+    ).map((row) => JSON.parse(row.event) as { sessionId: string; preview: Record<string, unknown> | null });
+    const inFiles = completed.filter((event) => event.preview !== null && 'file' in event.preview);
+    // The twenty notes and the ten cards; the single card is under 100 bytes and stays inline.
+    expect(inFiles).toHaveLength(2);
+    expect(inFiles.some((event) => 'rows' in (event.preview ?? {}))).toBe(false);
+    expect(completed.some((event) => event.preview !== null && 'rows' in event.preview)).toBe(true);
+    const sessionDir = join(recordingsDir, inFiles[0]?.sessionId ?? '');
+    expect(await readdir(sessionDir)).toEqual(['000001.jsonl']);
+    expect((await stat(sessionDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(sessionDir, '000001.jsonl'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('a secret-canary scan of the store, the recording files, the JSONL file and the syslog stream finds no unmasked secret and no credential', async () => {
+    const scanned = {
+      store: (await storeQuery<{ event: string }>('SELECT event FROM sluice.audit_events'))
+        .map((row) => row.event)
+        .join('\n'),
+      recordingFiles: await recordingFileTexts(recordingsDir),
+      jsonl: await readFile(join(dir, 'siem.jsonl'), 'utf8'),
+      syslog: syslog.frames.map((frame) => frame.msg).join('\n'),
+    };
+    // Each holds the masked cards: the scan reads real content, not an empty file.
+    for (const text of Object.values(scanned)) expect(text).toMatch(/\*{4,}1111/);
+    const canaries = [CARD, CARD.replaceAll(' ', ''), 'slk_not_a_real_key', ...Object.values(keys)];
+    for (const [where, text] of Object.entries(scanned)) {
+      for (const canary of canaries) expect(text, `${where} holds a canary`).not.toContain(canary);
+    }
+  });
+
   it('sessions list and replay show the session in order, with masked results', async () => {
     const listed = await run('node', ['bin/sluice.js', 'sessions', 'list', '--store', storeUrl, '--json']);
     const sessions = JSON.parse(listed.stdout) as { sessionId: string; principal: { name: string } }[];
@@ -179,6 +246,8 @@ describe('the audit log', () => {
       session?.sessionId ?? '',
       '--store',
       storeUrl,
+      '--recordings',
+      recordingsDir,
     ]);
     expect(replay.code).toBe(0);
     const out = replay.stdout;
@@ -202,6 +271,62 @@ describe('the audit log', () => {
     expect(out).toMatch(/\*{4,}1111/);
     expect(out).not.toContain(CARD);
     expect(out).not.toContain(CARD.replaceAll(' ', ''));
+  });
+
+  it('verify checks the recording files too, and passes while they are untouched', async () => {
+    const result = await verify(['--recordings', recordingsDir]);
+    expect(result.stdout).toMatch(/^ok: /);
+    expect(result.code).toBe(0);
+  });
+
+  it('replay, show and verify report an edited recording file, and its altered rows are not printed', async () => {
+    const [sessionId] = await readdir(recordingsDir);
+    const path = join(recordingsDir, sessionId ?? '', '000001.jsonl');
+    const original = await readFile(path);
+    await writeFile(path, original.toString('utf8').replace('"note 1"', '"note X"'));
+    try {
+      for (const command of ['replay', 'show']) {
+        const result = await run('node', [
+          'bin/sluice.js',
+          'sessions',
+          command,
+          sessionId ?? '',
+          '--store',
+          storeUrl,
+          '--recordings',
+          recordingsDir,
+        ]);
+        expect(result.code).toBe(1);
+        expect(result.stdout).toContain('RECORDING TAMPERED: recording file');
+        expect(result.stdout).toContain('does not match the hash in its record');
+        expect(result.stdout).not.toContain('note X');
+      }
+      const [edited] = await storeQuery<{ seq: string }>(
+        `SELECT seq FROM sluice.audit_events WHERE type = 'statement.completed' AND event LIKE '%"offset":0,%'`,
+      );
+      const verified = await verify(['--recordings', recordingsDir]);
+      expect(verified.code).toBe(1);
+      expect(verified.stdout).toContain(
+        `first bad sequence number ${edited?.seq}: record ${edited?.seq}'s recording file`,
+      );
+    } finally {
+      await writeFile(path, original);
+    }
+  });
+
+  it('the admin API returns a recording with its file-backed rows read back', () => {
+    expect(apiRecording.status).toBe(200);
+    const previews = (
+      apiRecording.body as unknown as { type: string; event: { preview?: Record<string, unknown> } }[]
+    )
+      .filter((record) => record.type === 'statement.completed')
+      .map((record) => record.event.preview);
+    expect(previews).toContainEqual(
+      expect.objectContaining({
+        file: expect.objectContaining({ chunk: '000001.jsonl' }),
+        rows: expect.arrayContaining([['note 1']]),
+      }),
+    );
   });
 
   it('the admin API lists recorded sessions for the web UI', () => {

@@ -439,6 +439,45 @@ describe('ChainVerifier', () => {
     });
   });
 
+  describe('a pruned log, anchored at its first record', () => {
+    /** What retention leaves: records from a checkpoint's on, started from the first one's own link. */
+    const pruned = (first: number) => ({
+      records: CHAIN.slice(first - 1),
+      start: { seq: first - 1, hash: recordAt(CHAIN, first).prevHash, anchored: true },
+    });
+
+    it('verifies from a first record that a signed checkpoint vouches for', () => {
+      const { records, start } = pruned(250);
+      expect(verify(records, { checkpoints: CHECKPOINTS, start })).toMatchObject({
+        ok: true,
+        events: 751,
+        lastSeq: 1000,
+        checkpointsVerified: 3,
+      });
+    });
+
+    it('fails when no checkpoint vouches for the first record', () => {
+      const { records, start } = pruned(251);
+      expect(verify(records, { checkpoints: CHECKPOINTS, start })).toEqual({
+        ok: false,
+        firstBadSeq: 1,
+        reason:
+          'records before seq 251 are missing, and no signed checkpoint anchors record 251 (retention keeps one)',
+      });
+    });
+
+    it('fails when the anchor record was rewritten with a link of its own', () => {
+      const [forged] = chainNext({ seq: 249, hash: 'f'.repeat(64) }, [item(250, 'forged')]);
+      const { records, start } = pruned(250);
+      expect(
+        verify([forged as ChainedEvent, ...records.slice(1)], {
+          checkpoints: CHECKPOINTS,
+          start: { ...start, hash: 'f'.repeat(64) },
+        }),
+      ).toMatchObject({ ok: false, firstBadSeq: 250 });
+    });
+  });
+
   describe('properties', () => {
     const SMALL = chainNext(undefined, items(1, 60));
     const SMALL_CHECKPOINTS = [20, 40, 60].map((seq) => checkpointAt(SMALL, seq));

@@ -111,6 +111,8 @@ describe('parseConfig: valid files', () => {
         statements: true,
         sinks: [],
         previewRows: 20,
+        recordings: { inlineMaxBytes: 16 * 1024, chunkBytes: 1024 * 1024, dir: '.sluice/recordings' },
+        retention: {},
       },
       masking: {
         detectors: {},
@@ -122,6 +124,29 @@ describe('parseConfig: valid files', () => {
       },
     };
     expect(parseConfig(MINIMAL, 'sluice.yaml')).toEqual(expected);
+  });
+
+  it('reads recording files and retention settings; recordings are kept as long as events unless told', () => {
+    const config = parseConfig(
+      lines(
+        'connections: []',
+        'audit:',
+        '  recordings: { inlineMaxBytes: 4KiB, chunkSize: 64KiB, dir: /var/lib/sluice/rec }',
+        '  retention: { events: 90d }',
+      ),
+      'sluice.yaml',
+    );
+    expect(config.audit.recordings).toEqual({
+      inlineMaxBytes: 4096,
+      chunkBytes: 65_536,
+      dir: '/var/lib/sluice/rec',
+    });
+    expect(config.audit.retention).toEqual({ eventsMs: 90 * 86_400_000, recordingsMs: 90 * 86_400_000 });
+    const shorter = parseConfig(
+      lines('connections: []', 'audit:', '  retention: { events: 365d, recordings: 30d }'),
+      'sluice.yaml',
+    );
+    expect(shorter.audit.retention).toEqual({ eventsMs: 365 * 86_400_000, recordingsMs: 30 * 86_400_000 });
   });
 
   it('needs nothing but the connections list', () => {

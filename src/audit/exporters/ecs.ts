@@ -38,6 +38,7 @@
  * | `session.closed`     | session          | end                             | —                                |
  * | `statement.decided`  | database         | access + allowed (allow, limit) / denied (deny); access (review) | success / failure / — |
  * | `statement.completed`| database         | access                          | success (no sqlstate) / failure  |
+ * | `audit.pruned`       | configuration    | deletion                        | success                          |
  * | anything else        | —                | —                               | —                                |
  *
  * docs/audit-ecs.md carries the same tables for operators; keep the two in step.
@@ -72,6 +73,7 @@ const CLASSIFICATION: Readonly<
   'access.ended': { category: ['session'], type: ['end'], outcome: 'success' },
   'session.opened': { category: ['session'], type: ['start'], outcome: 'success' },
   'session.closed': { category: ['session'], type: ['end'] },
+  'audit.pruned': { category: ['configuration'], type: ['deletion'], outcome: 'success' },
   // A limit lets the statement run (capped); a review holds it, undecided yet.
   'statement.decided': (event) =>
     decided(['database'], ['access'], event.decision === 'limit' ? 'allow' : event.decision, 'allow', 'deny'),
