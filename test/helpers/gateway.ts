@@ -11,8 +11,8 @@ import { createLogger, type Logger } from '../../src/core/logger.ts';
 import { type RunningGateway, startGateway } from '../../src/gateway/gateway.ts';
 import { createApiKey } from '../../src/identity/api-keys.ts';
 import { GUARDRAIL_NAMES } from '../../src/policy/guardrails.ts';
-import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { openStoreInWorker } from '../../src/store/worker-store.ts';
 import { recordCredential, recordLogLine } from './credential-log.ts';
 import { RawClient } from './raw-client.ts';
 
@@ -58,7 +58,8 @@ export function recordingLogger(): { readonly logs: string[]; readonly logger: L
 export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-test-'));
   const { logs, logger } = recordingLogger();
-  const store = await openStore(options.storeUrl ?? `pglite://${join(dataDir, 'store')}`, { logger });
+  // In a worker thread, as `sluice start` opens it (src/gateway/configured-store.ts).
+  const store = await openStoreInWorker(options.storeUrl ?? `pglite://${join(dataDir, 'store')}`, { logger });
   const listen = options.tls === 'off' ? '{ address: 127.0.0.1:0, tls: off }' : '127.0.0.1:0';
   const config = parseConfig(
     `listen:\n  postgres: ${listen}\nadmin:\n  listen: 127.0.0.1:0\ntls:\n  mode: auto\ndataDir: ${dataDir}\n${options.yaml}`,

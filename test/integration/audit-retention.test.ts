@@ -13,9 +13,16 @@ import { type ChainedEvent, keyIdOf, signCheckpoint } from '../../src/audit/chai
 import type { AuditEvent } from '../../src/audit/events.ts';
 import { applyRetention } from '../../src/audit/retention.ts';
 import { verifyStore } from '../../src/cli/audit.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import type { SluiceConfig } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/core/logger.ts';
+import { startGateway } from '../../src/gateway/gateway.ts';
+import { createApiKey } from '../../src/identity/api-keys.ts';
 import type { Store } from '../../src/store/store.ts';
-import { adminQuery } from '../helpers/postgres.ts';
+import { openStoreInWorker } from '../../src/store/worker-store.ts';
+import { recordCredential } from '../helpers/credential-log.ts';
+import { gatewayClient } from '../helpers/pg-client.ts';
+import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 import { openStoreFor, pgliteBackend, postgresBackend } from '../helpers/store-backends.ts';
 
 const DAY = 86_400_000;
@@ -197,5 +204,80 @@ describe('tampering after pruning (PostgreSQL store)', () => {
     const result = await verifyAfter('DELETE FROM sluice.audit_events WHERE seq = 4');
     expect(result).toMatchObject({ ok: false, firstBadSeq: 1 });
     expect(result.ok ? '' : result.reason).toContain('no signed checkpoint anchors record 5');
+  });
+});
+
+describe('a gateway with audit.retention', () => {
+  /** The gateway's config on `dataDir` (TLS listener, no admin API), with `audit` settings added. */
+  function gatewayConfig(dataDir: string, target: TestDatabase, audit: string): SluiceConfig {
+    return parseConfig(
+      `listen:
+  postgres: 127.0.0.1:0
+admin:
+  enabled: false
+tls:
+  mode: auto
+dataDir: ${dataDir}
+connections:
+  - name: app
+    type: postgres
+    url: postgres://${target.role}@${PG_HOST}:${PG_PORT}/${target.name}
+policies:
+  - name: everyone
+    subjects: { groups: [retention] }
+    connections: [app]
+audit:
+  checkpointEvery: 1
+${audit}`,
+      'retention test config',
+    );
+  }
+
+  it('prunes at startup up to a signed checkpoint, records the pass, and the log still verifies', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sluice-retention-gw-'));
+    const target = await createTestDatabase('sluice_retention_t');
+    const logger = createLogger({ level: 'silent' });
+    const store = await openStoreInWorker(`pglite://${join(dataDir, 'store')}`, { logger });
+    try {
+      const first = await startGateway(gatewayConfig(dataDir, target, ''), {
+        logger,
+        store,
+        env: process.env,
+      });
+      const { key } = await createApiKey(store, { name: 'retention', groups: ['retention'] });
+      recordCredential(key);
+      const client = gatewayClient(first.postgres, key);
+      await client.connect();
+      await client.query('SELECT 1');
+      await client.end();
+      await first.close();
+      const before = await store.audit.range({});
+      expect(before.map((record) => record.type)).toContain('statement.decided');
+      // Everything so far becomes older than the cutoff; the restart's pass prunes it.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+
+      const second = await startGateway(gatewayConfig(dataDir, target, '  retention: { events: 1s }\n'), {
+        logger,
+        store,
+        env: process.env,
+      });
+      await second.close();
+      const after = await store.audit.range({});
+      const pruned = after.find((record) => record.type === 'audit.pruned');
+      const newestCheckpointed = Math.max(...(await store.audit.checkpoints()).map((c) => c.seq));
+      if (pruned === undefined) throw new Error('no audit.pruned record after the restart');
+      expect(pruned.event).toMatchObject({ type: 'audit.pruned', throughSeq: expect.any(Number) });
+      const { throughSeq, anchorSeq } = pruned.event as { throughSeq: number; anchorSeq: number };
+      // Records before the anchor are gone; the anchor and everything after it remain.
+      expect(after[0]?.seq).toBe(anchorSeq);
+      expect(throughSeq).toBe(anchorSeq - 1);
+      expect(anchorSeq).toBeGreaterThan(1);
+      expect(anchorSeq).toBeLessThanOrEqual(newestCheckpointed);
+      expect(await verifyStore(store, {}, undefined)).toMatchObject({ ok: true });
+    } finally {
+      await store.close();
+      await target.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
