@@ -72,18 +72,29 @@ export function poolExecutor(pool: Pool, listener: PgListener): SqlExecutor {
     ...pgQuerier(pool),
     transaction: async (work) => {
       const client = await pool.connect();
+      // A checked-out client whose connection dies between queries (the server restarted, an
+      // administrator terminated it) emits 'error', which the pool only handles for idle clients;
+      // unheard, it would be thrown. The next query fails anyway, and that rolls the work back.
+      let lost: Error | undefined;
+      const onError = (error: Error) => {
+        lost = error;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(pgQuerier(client));
         await client.query('COMMIT');
+        client.off('error', onError);
         client.release();
         return result;
       } catch (error) {
         // If even ROLLBACK fails the connection's state is unknown: destroy it instead of pooling it.
-        await client.query('ROLLBACK').then(
-          () => client.release(),
-          (rollbackError: Error) => client.release(rollbackError),
+        const rolledBack = await client.query('ROLLBACK').then(
+          () => undefined,
+          (rollbackError: Error) => rollbackError,
         );
+        client.off('error', onError);
+        client.release(rolledBack ?? lost);
         throw error;
       }
     },

@@ -1,18 +1,23 @@
 /**
  * What the store worker adds on top of the repositories (whose suites also run through it, see
  * audit-store and approval-store): errors cross the thread boundary as the kinds callers test
- * for, audit appends chained in the worker verify like any others, and a closed store answers
- * every later call with an error instead of leaving it pending.
+ * for, audit appends chained in the worker verify like any others, a closed store answers
+ * every later call with an error instead of leaving it pending, and a PostgreSQL connection lost
+ * while the worker holds a transaction open fails that transaction only.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client, Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainVerifier } from '../../src/audit/chain.ts';
 import { silentLogger } from '../../src/core/logger.ts';
 import { generateApiKey } from '../../src/identity/api-keys.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { PgListener } from '../../src/store/pg-listener.ts';
+import { poolExecutor } from '../../src/store/sql-executor.ts';
 import { openStoreInWorker } from '../../src/store/worker-store.ts';
+import { adminQuery, createTestDatabase, PG_HOST, PG_PORT } from '../helpers/postgres.ts';
 
 let dir = '';
 beforeAll(async () => {
@@ -87,5 +92,30 @@ describe('the store worker', () => {
       code: 'GW_ERR_STORE',
       message: expect.stringContaining('unsupported store URL'),
     });
+  });
+
+  it('survives a PostgreSQL connection terminated in the middle of a transaction: only that transaction fails', async () => {
+    const database = await createTestDatabase('sluice_txlost');
+    const url = `postgres://${database.role}@${PG_HOST}:${PG_PORT}/${database.name}`;
+    const db = poolExecutor(
+      new Pool({ connectionString: url }),
+      new PgListener(() => new Client({ connectionString: url }), silentLogger),
+    );
+    try {
+      await expect(
+        db.transaction(async (tx) => {
+          const [backend] = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          await adminQuery(`SELECT pg_terminate_backend(${backend?.pid})`);
+          // The store worker holds a transaction open across thread round trips: the connection
+          // dies between two of its queries, where only an 'error' event reports it.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await tx.query('SELECT 1');
+        }),
+      ).rejects.toThrow();
+      expect(await db.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await db.close();
+      await database.drop();
+    }
   });
 });
