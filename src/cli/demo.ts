@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import { createLogger } from '../core/logger.ts';
-import { startDemo } from '../demo/demo.ts';
 import { untilSignal } from './signals.ts';
 
 export function registerDemoCommand(program: Command): void {
@@ -19,6 +18,9 @@ export function registerDemoCommand(program: Command): void {
         level: process.env.SLUICE_LOG_LEVEL ?? 'warn',
         destination: process.stderr,
       });
+      // Imported here: the demo's embedded database engine is tens of megabytes that every other
+      // command (sluice start above all) would otherwise load and keep.
+      const { startDemo } = await import('../demo/demo.ts');
       const demo = await startDemo({
         port: Number(options.port),
         adminPort: Number(options.adminPort),

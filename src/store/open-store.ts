@@ -6,7 +6,6 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Client, Pool } from 'pg';
 import { GatewayError } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/logger.ts';
@@ -107,6 +106,9 @@ async function openPglite(dir: string): Promise<OpenedExecutor> {
   const lock = await lockDir(root);
   try {
     // A subdirectory keeps PGlite's data directory free of our lock file and future siblings.
+    // Loaded only here: its engine's JavaScript alone is tens of megabytes in every thread that
+    // imports it, and a PostgreSQL store never needs it.
+    const { PGlite } = await import('@electric-sql/pglite');
     const db = await PGlite.create(join(root, 'pgdata'));
     return { db: pgliteExecutor(db), kind: 'pglite', afterClose: lock.release };
   } catch (error) {
