@@ -35,6 +35,7 @@ export async function measureAuditPipeline(workDir: string): Promise<string[]> {
         decision: 'allow',
         policy: 'bench',
         rule: 'default',
+        approvalId: null,
       });
     }
     await sink.flush();

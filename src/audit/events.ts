@@ -156,6 +156,8 @@ export type AuditEvent =
       readonly decision: 'allow' | 'deny' | 'review' | 'limit';
       readonly policy: string;
       readonly rule: string;
+      /** A review's approval request (the hold's, or the ticket opened or used); else null. */
+      readonly approvalId: string | null;
     }
   | {
       readonly type: 'statement.completed';
@@ -167,6 +169,11 @@ export type AuditEvent =
       readonly durationMs: number;
       /** The first rows as the client received them (masked): the session recording. */
       readonly preview: RecordedPreview | null;
+      /**
+       * Values masked in its results and messages, by detector (`card`, `email`, …) or
+       * `column:NAME` for a column rule; null when masking changed nothing.
+       */
+      readonly masks: Readonly<Record<string, number>> | null;
     }
   | {
       /** A failed login on the data path (the credential itself is never recorded). */

@@ -186,12 +186,17 @@ function describeProblem(problem: RecordingProblem): string {
 }
 
 function describeRule(event: Decided): string {
-  return event.decision === 'allow' ? '' : `   [${event.rule}, policy ${event.policy}]`;
+  // Records written before approval ids were recorded have none.
+  const approval = event.approvalId ? `, ${event.approvalId}` : '';
+  return event.decision === 'allow' ? '' : `   [${event.rule}, policy ${event.policy}${approval}]`;
 }
 
 function describeOutcome(event: Completed): string {
   const status = event.sqlstate === null ? 'ok' : `ERROR ${event.sqlstate}`;
-  return `(${status}, ${event.rows} ${event.rows === 1 ? 'row' : 'rows'}, ${event.bytes} bytes, ${event.durationMs} ms)`;
+  const masks = Object.entries(event.masks ?? {})
+    .map(([detector, count]) => `${detector} ${count}`)
+    .join(', ');
+  return `(${status}, ${event.rows} ${event.rows === 1 ? 'row' : 'rows'}, ${event.bytes} bytes, ${event.durationMs} ms${masks ? `; masked: ${masks}` : ''})`;
 }
 
 function describeClosed(event: Closed): string {

@@ -210,6 +210,7 @@ export class ApprovalService implements Approvals {
     return {
       notice: holdNotice(id, request, settings, this.#options.publicUrl, this.#options.adminGroup),
       outcome,
+      approvalId: () => id,
       withdraw: (reason) => {
         withdrawn = reason;
         finish(cancelled(id));
@@ -227,12 +228,14 @@ export class ApprovalService implements Approvals {
     settings: ReviewConfig,
   ): PendingReview {
     const { verdict } = request;
+    let approvalId: string | undefined;
     const outcome = (async () => {
       const described = this.#describe(principal, connection, request);
       const { hash } = described;
       const now = this.#now();
       const grant = await this.#options.repository.consumeGrant(hash, now);
       if (grant) {
+        approvalId = grant.id;
         this.#options.audit.emit({ type: 'approval.used', requestId: grant.id, mode: 'ticket' });
         return undefined;
       }
@@ -245,7 +248,7 @@ export class ApprovalService implements Approvals {
           connection,
         })
       ).find((r) => r.kind === 'statement' && r.bindingHash === hash && r.expiresAt > now);
-      const id =
+      approvalId =
         open?.id ??
         (
           await this.#createStatementApproval(
@@ -258,12 +261,12 @@ export class ApprovalService implements Approvals {
             described,
           )
         ).id;
-      return ticketError(id, request, settings);
+      return ticketError(approvalId, request, settings);
     })().catch((error: unknown) => {
       this.#options.logger.error({ err: error }, 'ticket could not be checked or recorded');
       return notRecorded(verdict.policy);
     });
-    return { notice: undefined, outcome, withdraw: () => {} };
+    return { notice: undefined, outcome, approvalId: () => approvalId, withdraw: () => {} };
   }
 
   async #createStatementApproval(

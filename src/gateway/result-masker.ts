@@ -10,7 +10,7 @@
 import type { Logger } from '../core/logger.ts';
 import type { FieldRule } from '../core/result-plan.ts';
 import { maskColumnValue, type TextScanner } from '../dlp/index.ts';
-import type { ResultMasker } from '../protocols/postgres/ports.ts';
+import type { MaskCounts, ResultMasker } from '../protocols/postgres/ports.ts';
 import type { ColumnShape } from '../protocols/postgres/result-shapes.ts';
 
 /** Types whose text form (and, except jsonb, binary form) is the value's UTF-8 text. */
@@ -114,14 +114,13 @@ export class DlpResultMasker implements ResultMasker {
     return result.masked ?? `[REDACTED:${Object.keys(result.counts)[0] ?? 'value'}]`;
   }
 
-  resultEnded(): void {
-    if (this.#values === 0) return;
-    this.#log.info(
-      { ...this.#context, maskedValues: this.#values, detectors: Object.fromEntries(this.#counts) },
-      'values masked',
-    );
+  resultEnded(): MaskCounts | undefined {
+    if (this.#values === 0) return undefined;
+    const detectors = Object.fromEntries(this.#counts);
+    this.#log.info({ ...this.#context, maskedValues: this.#values, detectors }, 'values masked');
     this.#counts = new Map();
     this.#values = 0;
+    return detectors;
   }
 
   /** Text-like value: masked in place; a `null` masker (or jsonb's version byte) keeps the shape. */

@@ -96,6 +96,7 @@ export function sessionRecorder(options: SessionRecorderOptions): SessionRecorde
         decision: decision.decision,
         policy: decision.policy,
         rule: decision.rule,
+        approvalId: decision.approvalId,
       });
     },
     completed(outcome) {
@@ -110,6 +111,7 @@ export function sessionRecorder(options: SessionRecorderOptions): SessionRecorde
         preview: outcome.preview
           ? options.previews.place(sessionId, maskedPreview(outcome.preview, options.scanner))
           : null,
+        masks: outcome.masks ?? null,
       });
     },
     closed(summary) {

@@ -71,6 +71,8 @@ export interface StatementDecision {
   readonly decision: 'allow' | 'deny' | 'review' | 'limit';
   readonly policy: string;
   readonly rule: string;
+  /** The approval request a review opened (hold), or the ticket it opened or used; else null. */
+  readonly approvalId: string | null;
 }
 
 /**
@@ -102,6 +104,11 @@ export interface ReviewRequest {
 export interface PendingReview {
   readonly notice: NoticeText | undefined;
   readonly outcome: Promise<ClientFacingError | undefined>;
+  /**
+   * The approval request this review opened or used: known at once for a hold; for a ticket,
+   * once `outcome` has settled (the ticket it opened, or the approved one it used).
+   */
+  approvalId(): string | undefined;
   withdraw(reason: 'cancel' | 'disconnect'): void;
 }
 
@@ -289,13 +296,16 @@ export class PolicyStatementGate implements StatementGate {
     verdict: Verdict,
     facts: readonly StatementFacts[],
     decision: StatementDecision['decision'] = verdict.action,
+    approvalId: string | null = null,
+    sql = this.#sql,
   ): void {
     this.#options.recorder?.decided({
-      sql: this.#sql,
+      sql,
       kinds: facts.map((f) => f.kind),
       decision,
       policy: verdict.policy,
       rule: verdict.rule,
+      approvalId,
     });
   }
 
@@ -349,7 +359,6 @@ export class PolicyStatementGate implements StatementGate {
   ): GateVerdict {
     const reviewer = this.#options.reviewer;
     if (reviewer === undefined) return this.#refuse(verdict, facts);
-    this.#record(verdict, facts);
     const { principal, connection, logger } = this.#options;
     logger.info(
       {
@@ -362,13 +371,22 @@ export class PolicyStatementGate implements StatementGate {
       'statement held for review',
     );
     const pending = reviewer({ verdict, sql, parameters, estimateRows: rowsEstimable(facts) });
+    // A hold is recorded now, with its request, before the wait; a ticket once it is known
+    // which one it opened or used (still before anything is forwarded).
+    const text = this.#sql;
+    const heldAs = pending.approvalId();
+    if (heldAs !== undefined) this.#record(verdict, facts, verdict.action, heldAs);
     return {
       allowed: 'held',
       hold: {
         notice: pending.notice,
         withdraw: (reason) => pending.withdraw(reason),
         outcome: pending.outcome.then(
-          (error): FinalVerdict => (error === undefined ? onApproved() : { allowed: false, error }),
+          (error): FinalVerdict => {
+            if (heldAs === undefined)
+              this.#record(verdict, facts, verdict.action, pending.approvalId() ?? null, text);
+            return error === undefined ? onApproved() : { allowed: false, error };
+          },
           // The reviewer never rejects; if it somehow does, the statement is refused (fail closed).
           (): FinalVerdict => ({ allowed: false, error: refusalError(verdict) }),
         ),

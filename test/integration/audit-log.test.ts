@@ -179,6 +179,23 @@ describe('the audit log', () => {
       policy: 'agents',
       mode: 'ticket',
     });
+    // The refused run opened the ticket and the approved run used it: both decisions name it.
+    const deletes = decisions.filter((d) => d.kinds[0] === 'DeleteStmt');
+    expect(deletes.map((d) => d.approvalId)).toEqual([requested.requestId, requested.requestId]);
+    expect(decisions.filter((d) => d.kinds[0] === 'SelectStmt').map((d) => d.approvalId)).toEqual([
+      null,
+      null,
+      null,
+    ]);
+    // Outcomes: rows, bytes, SQLSTATE, duration, and what masking changed (nothing in the notes).
+    const outcomes = rows.filter((r) => r.type === 'statement.completed').map((r) => JSON.parse(r.event));
+    expect(outcomes.map((o) => o.masks)).toEqual([null, { card: 1 }, { card: 10 }, null, null]);
+    expect(outcomes.map((o) => o.sqlstate)).toEqual([null, null, null, '42501', null]);
+    expect(outcomes.map((o) => o.rows)).toEqual([20, 1, 10, 0, 0]);
+    for (const outcome of outcomes) {
+      expect(outcome.bytes).toEqual(expect.any(Number));
+      expect(outcome.durationMs).toBeGreaterThanOrEqual(0);
+    }
     const everything = rows.map((r) => r.event).join('\n');
     for (const key of Object.values(keys)) expect(everything).not.toContain(key);
     expect(everything).not.toContain(CARD);
@@ -257,6 +274,7 @@ describe('the audit log', () => {
       'note 1',
       '(ok, 20 rows',
       'card',
+      'masked: card 10)',
       'review  DELETE FROM notes WHERE id = 7',
       'ERROR 42501',
       // The re-run, which the approved ticket let through once.

@@ -38,6 +38,7 @@ function gateWith(approve: boolean | undefined) {
       outcome: Promise.resolve(
         approve ? undefined : new ClientFacingError('42501', 'sluice: denied by alice'),
       ),
+      approvalId: () => 'apv_test',
       withdraw: () => {},
     };
   };

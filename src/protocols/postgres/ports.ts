@@ -94,9 +94,15 @@ export interface ResultMasker {
   ): Buffer | null | undefined;
   /** Free text (error and notice fields, notification payloads, COPY lines); undefined: unchanged. */
   text(text: string): string | undefined;
-  /** A result ended (CommandComplete and friends): the masker may report what it masked. */
-  resultEnded(): void;
+  /**
+   * A result ended (CommandComplete, an error, and friends): what the masker changed since the
+   * last call, by detector (or `column:NAME` for a column rule); undefined when nothing.
+   */
+  resultEnded(): MaskCounts | undefined;
 }
+
+/** Values masked, by detector name (`card`, `email`, …) or `column:NAME` for a column rule. */
+export type MaskCounts = Readonly<Record<string, number>>;
 
 /**
  * Judges every statement before it reaches the server, for one session. It follows the server's
@@ -149,6 +155,8 @@ export interface StatementOutcome {
   readonly durationMs: number;
   /** The first rows exactly as the client received them (masked), when the gate asked for them. */
   readonly preview: ResultPreview | undefined;
+  /** What masking changed in this statement's results and messages; undefined when nothing. */
+  readonly masks: MaskCounts | undefined;
 }
 
 /** The first rows of a result, as text ('<binary N bytes>' for values that are not text). */

@@ -720,6 +720,8 @@ export class PostgresSession {
   #statementEnded(sqlstate: string | undefined): void {
     const now = Date.now();
     const keep = this.#previewLimit;
+    // Also after an error or a limit stop: what was masked until then belongs to this statement.
+    const masks = this.#masker?.resultEnded();
     this.#gate?.completed({
       rows: this.#resultRows,
       bytes: this.#resultBytes,
@@ -729,6 +731,7 @@ export class PostgresSession {
         keep > 0 && (this.#previewRows.length > 0 || this.#previewColumns.length > 0)
           ? { columns: this.#previewColumns, rows: this.#previewRows, truncated: this.#resultRows > keep }
           : undefined,
+      masks,
     });
     this.#resultRows = 0;
     this.#resultBytes = 0;
@@ -822,7 +825,6 @@ export class PostgresSession {
         case BackendTag.EmptyQueryResponse:
         case BackendTag.PortalSuspended:
           this.#shapes?.resultEnded();
-          this.#masker?.resultEnded();
           if (this.#limitStop) {
             this.#reportLimit();
             this.#statementEnded(this.#limitStop.error.sqlstate);
