@@ -22,7 +22,12 @@ import { defaultGuardrails } from '../../src/policy/guardrails.ts';
 import { compilePolicy } from '../../src/policy/statement-policy.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
-import { recordingLogger, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import {
+  appConnectionYaml,
+  recordingLogger,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.ts';
 import { gatewayClient } from '../helpers/pg-client.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
 
@@ -218,15 +223,10 @@ describe('audit sink behind', () => {
     jsonlDir = await mkdtemp(join(tmpdir(), 'sluice-alerts-jsonl-'));
     gw = await startTestGateway({
       env: { ...process.env, ALERT_SECRET: SECRET },
-      yaml: `connections:
-  - name: app
-    type: postgres
-    url: postgres://${target.role}@${PG_HOST}:${PG_PORT}/${target.name}
-policies:
-  - name: agents
-    subjects: { groups: [agents] }
-    connections: [app]
-audit:
+      yaml: appConnectionYaml(
+        target,
+        'agents',
+        `audit:
   sinks:
     - type: syslog
       address: 127.0.0.1:${syslogPort}
@@ -239,6 +239,7 @@ alerts:
   sinkLagThreshold: 3
   checkInterval: 50ms
 `,
+      ),
     });
     key = await gw.createKey('agent', ['agents']);
   });

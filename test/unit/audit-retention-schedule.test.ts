@@ -4,28 +4,16 @@
  * logged rather than thrown. The cutoffs themselves are tested with given times in
  * test/integration/audit-retention.test.ts.
  */
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import { type AuditPruner, startRetention } from '../../src/audit/retention.ts';
-import { createLogger } from '../../src/core/logger.ts';
+import { recordingLogger } from '../helpers/gateway.ts';
 
 const DAY = 86_400_000;
 
-function capturedLogger() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  return { lines, logger: createLogger({ level: 'warn', destination }) };
-}
-
 function schedule(log: AuditPruner) {
   const emitted: AuditEvent[] = [];
-  const { lines, logger } = capturedLogger();
+  const { logs: lines, logger } = recordingLogger();
   const stop = startRetention({
     log,
     audit: { emit: (event) => emitted.push(event) },
