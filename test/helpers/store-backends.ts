@@ -70,6 +70,20 @@ export function postgresBackend(
 }
 
 /**
+ * Every backend a repository suite runs on: PGlite and PostgreSQL, each opened in the test's
+ * thread and, as the gateway opens its store, in a store worker. `name` keeps the scratch
+ * directories and databases of one suite apart from another's.
+ */
+export function everyBackend(name: string): Backend[] {
+  return [
+    pgliteBackend(`sluice-${name}`),
+    postgresBackend(`sluice_${name}`),
+    pgliteBackend(`sluice-${name}-worker`, { inWorker: true }),
+    postgresBackend(`sluice_${name}_worker`, { inWorker: true }),
+  ];
+}
+
+/**
  * Two stores (two "replicas") opened on one scratch PostgreSQL database for the enclosing
  * describe block; read `a` and `b` inside tests.
  */

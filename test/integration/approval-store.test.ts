@@ -16,12 +16,7 @@ import type {
   Store,
 } from '../../src/store/store.ts';
 import { adminQuery } from '../helpers/postgres.ts';
-import {
-  openStoreFor,
-  pgliteBackend,
-  postgresBackend,
-  replicasOnOnePostgres,
-} from '../helpers/store-backends.ts';
+import { everyBackend, openStoreFor, replicasOnOnePostgres } from '../helpers/store-backends.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -94,13 +89,7 @@ function deny(approverId: string, at = new Date()): RequestDecision {
   return { approverId, approverName: `Approver ${approverId}`, decision: 'deny', reason: 'too broad', at };
 }
 
-const backends = [
-  pgliteBackend('sluice-approvals'),
-  postgresBackend('sluice_approvals'),
-  // The gateway opens its store in a worker thread: the same suite through that boundary.
-  pgliteBackend('sluice-approvals-worker', { inWorker: true }),
-  postgresBackend('sluice_approvals_worker', { inWorker: true }),
-];
+const backends = everyBackend('approvals');
 
 describe.each(backends)('$name approval store', (backend) => {
   let store: Store;

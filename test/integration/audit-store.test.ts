@@ -8,12 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type ChainedEvent, eventHash, GENESIS_HASH } from '../../src/audit/chain.ts';
 import type { NewAuditEvent, Store } from '../../src/store/store.ts';
-import {
-  openStoreFor,
-  pgliteBackend,
-  postgresBackend,
-  replicasOnOnePostgres,
-} from '../helpers/store-backends.ts';
+import { everyBackend, openStoreFor, replicasOnOnePostgres } from '../helpers/store-backends.ts';
 
 function newEvent(overrides: Partial<NewAuditEvent> = {}): NewAuditEvent {
   const id = randomUUID();
@@ -39,13 +34,7 @@ function expectChain(records: readonly ChainedEvent[], firstSeq: number, prevHas
   }
 }
 
-const backends = [
-  pgliteBackend('sluice-audit'),
-  postgresBackend('sluice_audit'),
-  // The gateway opens its store in a worker thread: the same suite through that boundary.
-  pgliteBackend('sluice-audit-worker', { inWorker: true }),
-  postgresBackend('sluice_audit_worker', { inWorker: true }),
-];
+const backends = everyBackend('audit');
 
 describe.each(backends)('$name audit store', (backend) => {
   let store: Store;
