@@ -5,7 +5,7 @@
  * appears once, in the response to its creation.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditSink } from '../audit/events.ts';
+import { type AuditSink, keyCreatedEvent } from '../audit/events.ts';
 import { parseDuration } from '../core/duration.ts';
 import { GatewayError } from '../core/errors.ts';
 import { createApiKey } from '../identity/api-keys.ts';
@@ -95,14 +95,7 @@ export function keyRoutes(app: FastifyInstance, deps: { store: Store; audit: Aud
       }
       try {
         const { record, key } = await createApiKey(deps.store, { name, groups, expiresInMs });
-        deps.audit.emit({
-          type: 'key.created',
-          actor: adminActor(request),
-          keyId: record.id,
-          name: record.name,
-          groups: record.groups,
-          expiresAt: record.expiresAt?.toISOString() ?? null,
-        });
+        deps.audit.emit(keyCreatedEvent(adminActor(request), record));
         return reply.code(201).send({ ...view(record), key });
       } catch (error) {
         if (!(error instanceof GatewayError)) throw error;

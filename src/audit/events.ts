@@ -228,6 +228,45 @@ export function actorOf(principal: Principal, sourceAddress: string): AuditActor
   return { id: principal.id, name: principal.name, kind: principal.kind, sourceAddress };
 }
 
+/** `key.created` for a new API key: who made it and what it grants, never the key. */
+export function keyCreatedEvent(
+  actor: AuditActor,
+  key: {
+    readonly id: string;
+    readonly name: string;
+    readonly groups: readonly string[];
+    readonly expiresAt: Date | null;
+  },
+): AuditEvent {
+  return {
+    type: 'key.created',
+    actor,
+    keyId: key.id,
+    name: key.name,
+    groups: key.groups,
+    expiresAt: key.expiresAt?.toISOString() ?? null,
+  };
+}
+
+/**
+ * The operator at a terminal running a CLI command against the store directly (not through the
+ * admin API, which records the authenticated principal): the OS account is all there is to name.
+ */
+export function localOperator(username: string): AuditActor {
+  return { id: `cli:${username}`, name: username, kind: 'human', sourceAddress: 'local' };
+}
+
+/**
+ * Appends one event to the store's chain at once, for a process without a running audit sink (a
+ * CLI command). A signed checkpoint covers it once a gateway next signs the head.
+ */
+export async function recordNow(
+  log: { append(items: readonly { at: string; type: string; event: unknown }[]): Promise<unknown> },
+  event: AuditEvent,
+): Promise<void> {
+  await log.append([{ at: new Date().toISOString(), type: event.type, event }]);
+}
+
 /**
  * Writes each event as one structured log line (`audit: true`) beside the store's chained log.
  * Per-statement events go at debug level: at info they would double the cost of every statement

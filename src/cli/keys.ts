@@ -4,9 +4,11 @@
  * printed once, by `create`; nothing can show it again.
  */
 import { type Command, InvalidArgumentError } from 'commander';
+import { keyCreatedEvent, recordNow } from '../audit/events.ts';
 import { parseDuration } from '../core/duration.ts';
 import { createApiKey } from '../identity/api-keys.ts';
 import type { ApiKeyRecord } from '../store/store.ts';
+import { operator } from './operator.ts';
 import { addStoreOptions, type StoreOptions, withStore } from './store-option.ts';
 import { printFields, printTable } from './table.ts';
 
@@ -41,6 +43,7 @@ export function registerKeysCommands(program: Command): void {
         groups: opts.groups,
         expiresInMs: opts.expires,
       });
+      await recordNow(store.audit, keyCreatedEvent(operator(), record));
       if (opts.json) {
         const { id, name, prefix, groups, createdAt, expiresAt } = record;
         console.log(JSON.stringify({ id, name, key, prefix, groups, createdAt, expiresAt }));
@@ -105,6 +108,12 @@ export function registerKeysCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
+      await recordNow(store.audit, {
+        type: 'key.revoked',
+        actor: operator(),
+        keyId: record.id,
+        name: record.name,
+      });
       if (opts.json) console.log(JSON.stringify(publicView(record)));
       else console.log(`revoked ${record.id} (${record.name}) at ${formatDate(record.revokedAt, '-')}`);
     }),

@@ -6,6 +6,7 @@
  * `$SLUICE_MASTER_KEY`.
  */
 import type { Command } from 'commander';
+import { recordNow } from '../audit/events.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Store } from '../store/store.ts';
 import {
@@ -20,6 +21,7 @@ import {
   type Vault,
   VaultError,
 } from '../vault/index.ts';
+import { operator } from './operator.ts';
 import { addStoreOptions, openStoreFromOptions, type StoreOptions } from './store-option.ts';
 import { printTable } from './table.ts';
 
@@ -39,8 +41,9 @@ export function registerSecretsCommands(program: Command): void {
       .description('create a secret from a value read on stdin (never echoed)')
       .argument('<name>', 'a-z 0-9 _ . -, starting with a letter or digit, at most 63 characters'),
   ).action((name: string, opts: SecretsOptions) =>
-    withVault(opts, name, async (vault) => {
+    withVault(opts, name, async (vault, store) => {
       const version = await vault.set(name, await readValue(name));
+      await recordNow(store.audit, { type: 'secret.set', actor: operator(), name, version });
       report(opts, { name, version, keyId: vault.keyId }, `secret "${name}" set: version ${version}`);
     }),
   );
@@ -51,8 +54,9 @@ export function registerSecretsCommands(program: Command): void {
       .description('give a secret a new value read on stdin; new upstream connections use it at once')
       .argument('<name>'),
   ).action((name: string, opts: SecretsOptions) =>
-    withVault(opts, name, async (vault) => {
+    withVault(opts, name, async (vault, store) => {
       const version = await vault.rotate(name, await readValue(name));
+      await recordNow(store.audit, { type: 'secret.rotated', actor: operator(), name, version });
       report(opts, { name, version, keyId: vault.keyId }, `secret "${name}" rotated to version ${version}`);
     }),
   );
@@ -130,7 +134,7 @@ async function masterKeyFromOptions(opts: SecretsOptions, env: NodeJS.ProcessEnv
 async function withVault(
   opts: SecretsOptions,
   name: string | undefined,
-  work: (vault: Vault) => Promise<void>,
+  work: (vault: Vault, store: Store) => Promise<void>,
 ): Promise<void> {
   if (name !== undefined) assertSecretName(name);
   // Then the key: a missing or malformed key should not wait for the store to boot.
@@ -138,7 +142,7 @@ async function withVault(
   let store: Store | undefined;
   try {
     store = await openStoreFromOptions(opts);
-    await work(await openVault(store, master.key, { source: master.source }));
+    await work(await openVault(store, master.key, { source: master.source }), store);
   } finally {
     master.key.fill(0);
     await store?.close();

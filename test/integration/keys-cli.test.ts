@@ -1,6 +1,6 @@
 /** `sluice keys …` run as a real subprocess, the way operators and CI scripts run it. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,29 @@ describe('sluice keys', () => {
     const human = await withStore('keys', 'list');
     expect(human.stdout).toMatch(/^ID\s+NAME\s+PREFIX\s+GROUPS\s+CREATED\s+EXPIRES\s+REVOKED\s+LAST USED$/m);
     expect(human.stdout).not.toContain(created.key);
+  });
+
+  it('records create and revoke in the audit chain, naming the OS account and never the key', async () => {
+    const opened = await openStore(store);
+    try {
+      const records = await opened.audit.range({});
+      const actor = { id: `cli:${userInfo().username}`, kind: 'human', sourceAddress: 'local' };
+      expect(records.map((r) => r.event)).toEqual([
+        expect.objectContaining({
+          type: 'key.created',
+          actor: expect.objectContaining(actor),
+          keyId: created.id,
+        }),
+        expect.objectContaining({
+          type: 'key.revoked',
+          actor: expect.objectContaining(actor),
+          keyId: created.id,
+        }),
+      ]);
+      expect(JSON.stringify(records)).not.toContain(created.key);
+    } finally {
+      await opened.close();
+    }
   });
 
   it('revoke of an unknown key exits 1 with a clear message', async () => {

@@ -1,7 +1,7 @@
 /** `sluice secrets …` run as real subprocesses, values on stdin, the way operators script it. */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,23 @@ describe('sluice secrets', () => {
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toContain(`secret "app-db" rotated to version 2 (master key id ${KEY_ID})`);
     expect(await storedValue('app-db')).toBe(VALUES.second);
+  });
+
+  it('records set and rotate in the audit chain, naming the OS account and never the value', async () => {
+    const opened = await openStore(store);
+    try {
+      const records = (await opened.audit.range({})).filter((r) => r.type.startsWith('secret.'));
+      const actor = { id: `cli:${userInfo().username}`, kind: 'human', sourceAddress: 'local' };
+      expect(records.map((r) => r.event)).toEqual(
+        expect.arrayContaining([
+          { type: 'secret.set', actor: expect.objectContaining(actor), name: 'app-db', version: 1 },
+          { type: 'secret.rotated', actor: expect.objectContaining(actor), name: 'app-db', version: 2 },
+        ]),
+      );
+      expectNoValue(JSON.stringify(await opened.audit.range({})));
+    } finally {
+      await opened.close();
+    }
   });
 
   it('rotate of an unknown secret fails and says how to create it', async () => {
