@@ -69,6 +69,8 @@ export class StoreAuditSink implements AuditSink {
   #dropped = 0;
   #lastAppendFailed = false;
   #closed = false;
+  /** Set when close() stops waiting: flush() stops retrying too, or it would retry forever. */
+  #abandoned = false;
 
   constructor(options: StoreAuditSinkOptions) {
     this.#options = { checkpointEvery: 1000, checkpointIntervalMs: 60_000, maxQueued: 100_000, ...options };
@@ -127,13 +129,14 @@ export class StoreAuditSink implements AuditSink {
   async flush(): Promise<void> {
     clearTimeout(this.#gatherTimer);
     this.#gatherTimer = undefined;
-    while (this.#queue.length > 0 || this.#writing !== undefined) {
+    while (!this.#abandoned && (this.#queue.length > 0 || this.#writing !== undefined)) {
       if (this.#writing === undefined) this.#write();
       await this.#writing;
       if (this.#retryTimer !== undefined) {
         clearTimeout(this.#retryTimer);
         this.#retryTimer = undefined;
-        await new Promise((resolve) => setTimeout(resolve, this.#retryInMs));
+        // Unref'd: once close() gives up, this wait must not keep the process alive.
+        await new Promise((resolve) => setTimeout(resolve, this.#retryInMs).unref());
       }
     }
     await this.#checkpoint();
@@ -148,6 +151,7 @@ export class StoreAuditSink implements AuditSink {
     );
     const outcome = await Promise.race([this.flush().then(() => 'done' as const), timeout]);
     clearTimeout(this.#retryTimer);
+    this.#abandoned = outcome === 'timeout';
     if (outcome === 'timeout' && this.#queue.length > 0) {
       this.#options.logger.error(
         { lost: this.#queue.length },
@@ -172,6 +176,7 @@ export class StoreAuditSink implements AuditSink {
         (error: unknown) => {
           this.#failures++;
           this.#lastAppendFailed = true;
+          if (this.#abandoned) return;
           this.#retryInMs = this.#backoff.next();
           this.#options.logger.warn(
             { err: (error as Error).message, queued: this.#queue.length, retryInMs: this.#retryInMs },
@@ -186,7 +191,7 @@ export class StoreAuditSink implements AuditSink {
       )
       .finally(() => {
         this.#writing = undefined;
-        if (this.#retryTimer === undefined && this.#queue.length > 0) this.#write();
+        if (!this.#abandoned && this.#retryTimer === undefined && this.#queue.length > 0) this.#write();
       });
   }
 

@@ -5,9 +5,13 @@
  */
 import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.ts';
+import { settledWithin } from '../core/delivery.ts';
 import { createLogger } from '../core/logger.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { untilSignal } from './signals.ts';
+
+/** close() bounds its own steps (draining sessions, flushing the audit log); this bounds the whole. */
+const SHUTDOWN_DEADLINE_MS = 60_000;
 
 export function registerStartCommand(program: Command): void {
   program
@@ -23,6 +27,11 @@ export function registerStartCommand(program: Command): void {
           (gateway.admin ? `, admin on http://${gateway.admin.host}:${gateway.admin.port}` : ''),
       );
       await untilSignal();
-      await gateway.close();
+      // Graceful, but bounded: a peer that never answers (a vanished store, say) must not keep
+      // the process alive after it was told to stop.
+      if (!(await settledWithin(gateway.close(), SHUTDOWN_DEADLINE_MS))) {
+        logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      }
     });
 }

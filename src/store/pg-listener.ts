@@ -94,7 +94,9 @@ export class PgListener {
         await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
       }
     } catch (error) {
-      await client.end().catch(() => {});
+      // Not awaited: ending a client whose connection never opened may never settle (pg), and
+      // close() waits on this attempt, so a store that vanished would hold up shutdown for good.
+      client.end().catch(() => {});
       throw error;
     }
     if (this.#closed) {
