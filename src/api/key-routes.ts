@@ -5,7 +5,7 @@
  * appears once, in the response to its creation.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type AuditSink, keyCreatedEvent } from '../audit/events.ts';
+import { type AuditSink, keyCreatedEvent, keyRevokedEvent } from '../audit/events.ts';
 import { parseDuration } from '../core/duration.ts';
 import { GatewayError } from '../core/errors.ts';
 import { createApiKey } from '../identity/api-keys.ts';
@@ -118,12 +118,7 @@ export function keyRoutes(app: FastifyInstance, deps: { store: Store; audit: Aud
     async (request: FastifyRequest<{ Params: { idOrName: string } }>, reply: FastifyReply) => {
       const record = await deps.store.apiKeys.revoke(request.params.idOrName);
       if (!record) return reply.code(404).send({ error: 'not_found', message: 'no such key' });
-      deps.audit.emit({
-        type: 'key.revoked',
-        actor: adminActor(request),
-        keyId: record.id,
-        name: record.name,
-      });
+      deps.audit.emit(keyRevokedEvent(adminActor(request), record));
       return view(record);
     },
   );

@@ -248,6 +248,14 @@ export function keyCreatedEvent(
   };
 }
 
+/** `key.revoked` for a revoked API key. */
+export function keyRevokedEvent(
+  actor: AuditActor,
+  key: { readonly id: string; readonly name: string },
+): AuditEvent {
+  return { type: 'key.revoked', actor, keyId: key.id, name: key.name };
+}
+
 /**
  * The operator at a terminal running a CLI command against the store directly (not through the
  * admin API, which records the authenticated principal): the OS account is all there is to name.

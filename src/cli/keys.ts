@@ -4,7 +4,7 @@
  * printed once, by `create`; nothing can show it again.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { keyCreatedEvent, recordNow } from '../audit/events.ts';
+import { keyCreatedEvent, keyRevokedEvent, recordNow } from '../audit/events.ts';
 import { parseDuration } from '../core/duration.ts';
 import { createApiKey } from '../identity/api-keys.ts';
 import type { ApiKeyRecord } from '../store/store.ts';
@@ -108,12 +108,7 @@ export function registerKeysCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      await recordNow(store.audit, {
-        type: 'key.revoked',
-        actor: operator(),
-        keyId: record.id,
-        name: record.name,
-      });
+      await recordNow(store.audit, keyRevokedEvent(operator(), record));
       if (opts.json) console.log(JSON.stringify(publicView(record)));
       else console.log(`revoked ${record.id} (${record.name}) at ${formatDate(record.revokedAt, '-')}`);
     }),
