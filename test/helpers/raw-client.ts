@@ -404,22 +404,32 @@ export function errorsIn(frames: readonly RawFrame[]): NoticeFields[] {
   return errors;
 }
 
-/** `Z(I) T D D C(SELECT 2) Z(I)`-style summary for failure messages. */
+/**
+ * A frame's short name, e.g. `Z(I)`, `C(DELETE 40)`, `E(42501)`, `D(10,x)`, else its tag;
+ * `errorMessage` adds an ErrorResponse's message (for failure output).
+ */
+export function frameLabel(frame: RawFrame, { errorMessage = false } = {}): string {
+  const message = decode(frame);
+  switch (message.type) {
+    case 'ReadyForQuery':
+      return `Z(${message.status})`;
+    case 'CommandComplete':
+      return `C(${message.tag})`;
+    case 'ErrorResponse':
+      return `E(${message.fields.C ?? '?'}${errorMessage ? ` ${message.fields.M ?? ''}` : ''})`;
+    case 'DataRow':
+      return `D(${message.values.map((v) => (v === null ? 'null' : Buffer.from(v).toString('utf8'))).join(',')})`;
+    default:
+      return frame.tag;
+  }
+}
+
+/** `Z(I) T D(1) C(SELECT 1) Z(I)`-style summary for failure messages. */
 export function describeFrames(frames: readonly RawFrame[]): string {
   if (frames.length === 0) return '(nothing)';
   const shown = frames.slice(0, 40).map((frame) => {
     try {
-      const message = decode(frame);
-      switch (message.type) {
-        case 'ReadyForQuery':
-          return `Z(${message.status})`;
-        case 'CommandComplete':
-          return `C(${message.tag})`;
-        case 'ErrorResponse':
-          return `E(${message.fields.C ?? '?'} ${message.fields.M ?? ''})`;
-        default:
-          return frame.tag;
-      }
+      return frameLabel(frame, { errorMessage: true });
     } catch {
       return `${frame.tag}?`;
     }

@@ -16,6 +16,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySignature } from '../../src/core/delivery.ts';
 import { openStore } from '../../src/store/open-store.ts';
+import { resetNotes } from '../helpers/approvals.ts';
 import { recordCredential, recordLogLine } from '../helpers/credential-log.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
@@ -183,16 +184,6 @@ async function queryError(client: pg.Client, sql: string): Promise<pg.DatabaseEr
   return error;
 }
 
-async function notes(db: TestDatabase, rows: number): Promise<void> {
-  await adminQuery(
-    `DROP TABLE IF EXISTS notes;
-     CREATE TABLE notes(id bigint primary key, body text);
-     INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, ${rows}) g;
-     ALTER TABLE notes OWNER TO ${db.role};`,
-    db.name,
-  );
-}
-
 async function notesLeft(db: TestDatabase): Promise<number> {
   const [row] = await adminQuery<{ n: string }>('SELECT count(*) AS n FROM notes', db.name);
   return Number(row?.n);
@@ -243,7 +234,7 @@ describe('two replicas on a PostgreSQL store', () => {
     databases.push(storeDb);
     const target = await createTestDatabase('sluice_aptarget');
     databases.push(target);
-    await notes(target, 120);
+    await resetNotes(target, 120);
     const store = `postgres://${storeDb.role}@${PG_HOST}:${PG_PORT}/${storeDb.name}`;
     const rest = `${connectionYaml(target)}policies:
   - name: agents
@@ -346,7 +337,7 @@ describe('a gateway restart on a PGlite store', () => {
   it('a held statement fails with a SQLSTATE when the gateway stops; its request survives, withdrawn', {
     timeout: 180_000,
   }, async () => {
-    await notes(target, 50);
+    await resetNotes(target, 50);
     const gateway = await startSluice(config);
     const client = await connect(gateway.postgresPort, keys.holder ?? '');
     let approvalId: string;
@@ -388,7 +379,7 @@ describe('a gateway restart on a PGlite store', () => {
   it('a ticket approved before a restart is good for exactly one run after it', {
     timeout: 180_000,
   }, async () => {
-    await notes(target, 100);
+    await resetNotes(target, 100);
     const sql = 'DELETE FROM notes WHERE id > 90';
     let id: string;
     const first = await startSluice(config);
@@ -470,7 +461,7 @@ describe('webhook notifications', () => {
     const { port } = receiver.address() as AddressInfo;
     db = await createTestDatabase('sluice_aphooks');
     databases.push(db);
-    await notes(db, 10);
+    await resetNotes(db, 10);
     gw = await startTestGateway({
       tls: 'off',
       env: { ...process.env, HOOK_SECRET: SECRET },

@@ -29,7 +29,7 @@ import { B, D, E, P, Q, S } from '../helpers/messages.ts';
 import { AUDIENCE, signToken, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.ts';
 import { gatewayClient } from '../helpers/pg-client.ts';
 import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, type TestDatabase } from '../helpers/postgres.ts';
-import { decode, describeFrames, errorsIn, type RawFrame } from '../helpers/raw-client.ts';
+import { describeFrames, errorsIn, frameLabel, type RawFrame } from '../helpers/raw-client.ts';
 
 const ROWS = 50;
 
@@ -114,21 +114,7 @@ const viaGateway = (key: string) => rawGatewayClient(gw, key);
 
 /** Short names of frames, e.g. `C(DELETE 40) Z(I)`, one entry per frame. */
 function summary(frames: readonly RawFrame[]): string[] {
-  return frames.map((frame) => {
-    const message = decode(frame);
-    switch (message.type) {
-      case 'ReadyForQuery':
-        return `Z(${message.status})`;
-      case 'CommandComplete':
-        return `C(${message.tag})`;
-      case 'ErrorResponse':
-        return `E(${message.fields.C ?? '?'})`;
-      case 'DataRow':
-        return `D(${message.values.map((v) => (v === null ? 'null' : Buffer.from(v).toString('utf8'))).join(',')})`;
-      default:
-        return frame.tag;
-    }
-  });
+  return frames.map((frame) => frameLabel(frame));
 }
 
 describe('step-up approvers', () => {
