@@ -11,8 +11,7 @@
  * Webhook URLs are credentials (a Slack URL's path is its secret), so logs name a target by its
  * origin only, and a failure by its error code or name, never by a message that may quote the URL.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { postSignedJson, retryableStatus } from '../core/delivery.ts';
+import { Backoff, delivered, postWithRetries } from '../core/delivery.ts';
 import type { Logger } from '../core/logger.ts';
 
 export interface WebhookTarget {
@@ -189,8 +188,6 @@ interface Delivery {
   readonly id: string;
 }
 
-type AttemptOutcome = { readonly done: boolean; readonly status?: number; readonly error?: string };
-
 /** Deliveries in flight at once; more wait in the queue. */
 const CONCURRENCY = 8;
 
@@ -267,36 +264,19 @@ export class WebhookNotifier {
   }
 
   async #deliver(delivery: Delivery): Promise<void> {
-    let outcome: AttemptOutcome = { done: false };
-    for (let attempt = 0; attempt <= this.#retries; attempt++) {
-      if (attempt > 0) await sleep(this.#backoffMs * 2 ** (attempt - 1));
-      outcome = await this.#attempt(delivery);
-      if (outcome.done) break;
-    }
-    if (outcome.status !== undefined && outcome.status >= 200 && outcome.status < 300) return;
-    this.#logger.warn(
-      {
-        webhook: delivery.origin,
-        event: delivery.event,
-        id: delivery.id,
-        status: outcome.status,
-        error: outcome.error,
-      },
-      'approval webhook delivery failed',
-    );
-  }
-
-  /** One POST; `done` unless the failure is worth retrying. */
-  async #attempt(delivery: Delivery): Promise<AttemptOutcome> {
     const { target, body } = delivery;
-    const outcome = await postSignedJson(target.url, body, {
+    const outcome = await postWithRetries(target.url, body, {
       secret: target.secret,
       timeoutMs: this.#timeoutMs,
       fetch: this.#fetch,
+      attempts: this.#retries + 1,
+      backoff: new Backoff(this.#backoffMs, this.#backoffMs * 2 ** this.#retries),
     });
-    return 'status' in outcome
-      ? { done: !retryableStatus(outcome.status), status: outcome.status }
-      : { done: false, error: outcome.error };
+    if (delivered(outcome)) return;
+    this.#logger.warn(
+      { webhook: delivery.origin, event: delivery.event, id: delivery.id, ...outcome },
+      'approval webhook delivery failed',
+    );
   }
 }
 

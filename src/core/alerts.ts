@@ -12,7 +12,7 @@
  * {@link AlertDetails}, picked one by one: names, error codes and counts; never statement text,
  * parameters, credentials or row values. Logs name a webhook by its URL's origin only.
  */
-import { Backoff, postSignedJson, retryableStatus, settledWithin, sleep } from './delivery.ts';
+import { Backoff, postWithRetries, settledWithin } from './delivery.ts';
 import type { Logger } from './logger.ts';
 
 export const ALERT_KINDS = ['upstream_unreachable', 'policy_error', 'audit_sink_behind'] as const;
@@ -263,29 +263,26 @@ class AlertReceiver {
 
   /** Up to `attempts` POSTs: network errors, timeouts, 429 and 5xx are retried; other answers end it. */
   async #deliver(alert: Alert): Promise<void> {
-    this.#backoff.reset();
-    for (let attempt = 1; attempt <= this.#attempts && !this.#stop.signal.aborted; attempt++) {
-      const outcome = await postSignedJson(this.#url, alert.body, {
-        secret: this.#secret,
-        timeoutMs: this.#timeoutMs,
-        signal: this.#stop.signal,
-      });
-      if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) return;
-      this.#metrics?.alertDeliveryFailed(alert.kind);
-      const retryable = !('status' in outcome) || retryableStatus(outcome.status);
-      this.#logger.warn(
-        {
-          webhook: this.#origin,
-          alert: alert.kind,
-          attempt,
-          ...('status' in outcome ? { status: outcome.status } : { error: outcome.error }),
-        },
-        retryable && attempt < this.#attempts
-          ? 'alert webhook: delivery failed; will retry'
-          : 'alert webhook: delivery failed; alert dropped',
-      );
-      if (!retryable) return;
-      if (attempt < this.#attempts) await sleep(this.#backoff.next());
-    }
+    await postWithRetries(this.#url, alert.body, {
+      secret: this.#secret,
+      timeoutMs: this.#timeoutMs,
+      signal: this.#stop.signal,
+      attempts: this.#attempts,
+      backoff: this.#backoff,
+      onFailure: (outcome, attempt, retrying) => {
+        this.#metrics?.alertDeliveryFailed(alert.kind);
+        this.#logger.warn(
+          {
+            webhook: this.#origin,
+            alert: alert.kind,
+            attempt,
+            ...('status' in outcome ? { status: outcome.status } : { error: outcome.error }),
+          },
+          retrying
+            ? 'alert webhook: delivery failed; will retry'
+            : 'alert webhook: delivery failed; alert dropped',
+        );
+      },
+    });
   }
 }

@@ -5,6 +5,7 @@
  * JSON POSTs (HMAC-SHA256 over `timestamp.body`) with the receiver-side check.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { setTimeout as wait } from 'node:timers/promises';
 
 /** Exponential backoff between `minMs` and `maxMs`, with jitter so replicas do not retry in step. */
 export class Backoff {
@@ -170,4 +171,43 @@ export async function postSignedJson(
   } catch (error) {
     return { error: errorCode(error) };
   }
+}
+
+/** A 2xx: the receiver took it. */
+export function delivered(outcome: PostOutcome): boolean {
+  return 'status' in outcome && outcome.status >= 200 && outcome.status < 300;
+}
+
+export interface RetriedPostOptions extends SignedPostOptions {
+  /** Attempts in all, the first included. */
+  readonly attempts: number;
+  /** The waits between attempts (reset before the first). */
+  readonly backoff: Backoff;
+  /** Told of each failed attempt (counted from 1), and whether another follows. */
+  readonly onFailure?: (outcome: PostOutcome, attempt: number, retrying: boolean) => void;
+}
+
+/**
+ * {@link postSignedJson} until a 2xx, an answer not worth retrying (see {@link retryableStatus}),
+ * `attempts` tries, or `signal` aborts (which also ends a wait between attempts). Resolves to the
+ * last outcome; never throws.
+ */
+export async function postWithRetries(
+  url: string,
+  body: string,
+  options: RetriedPostOptions,
+): Promise<PostOutcome> {
+  options.backoff.reset();
+  let outcome: PostOutcome = { error: 'aborted' };
+  for (let attempt = 1; attempt <= options.attempts && options.signal?.aborted !== true; attempt++) {
+    outcome = await postSignedJson(url, body, options);
+    if (delivered(outcome)) return outcome;
+    const worthRetrying = !('status' in outcome) || retryableStatus(outcome.status);
+    const retrying = worthRetrying && attempt < options.attempts;
+    options.onFailure?.(outcome, attempt, retrying);
+    if (!retrying) return outcome;
+    // Keeps the process up (a notice due for retry is still owed), but not past an abort.
+    await wait(options.backoff.next(), undefined, { signal: options.signal }).catch(() => {});
+  }
+  return outcome;
 }
