@@ -405,10 +405,11 @@ export function errorsIn(frames: readonly RawFrame[]): NoticeFields[] {
 }
 
 /**
- * A frame's short name, e.g. `Z(I)`, `C(DELETE 40)`, `E(42501)`, `D(10,x)`, else its tag;
- * `errorMessage` adds an ErrorResponse's message (for failure output).
+ * A frame's short name, e.g. `Z(I)`, `C(DELETE 40)`, `E(42501)`, else its tag. `errorMessage`
+ * adds an ErrorResponse's message (for failure output); `rowValues` shows a DataRow's values,
+ * `D(10,x)`.
  */
-export function frameLabel(frame: RawFrame, { errorMessage = false } = {}): string {
+export function frameLabel(frame: RawFrame, { errorMessage = false, rowValues = false } = {}): string {
   const message = decode(frame);
   switch (message.type) {
     case 'ReadyForQuery':
@@ -418,13 +419,14 @@ export function frameLabel(frame: RawFrame, { errorMessage = false } = {}): stri
     case 'ErrorResponse':
       return `E(${message.fields.C ?? '?'}${errorMessage ? ` ${message.fields.M ?? ''}` : ''})`;
     case 'DataRow':
+      if (!rowValues) return frame.tag;
       return `D(${message.values.map((v) => (v === null ? 'null' : Buffer.from(v).toString('utf8'))).join(',')})`;
     default:
       return frame.tag;
   }
 }
 
-/** `Z(I) T D(1) C(SELECT 1) Z(I)`-style summary for failure messages. */
+/** `Z(I) T D D C(SELECT 2) Z(I)`-style summary for failure messages. */
 export function describeFrames(frames: readonly RawFrame[]): string {
   if (frames.length === 0) return '(nothing)';
   const shown = frames.slice(0, 40).map((frame) => {

@@ -114,7 +114,7 @@ const viaGateway = (key: string) => rawGatewayClient(gw, key);
 
 /** Short names of frames, e.g. `C(DELETE 40) Z(I)`, one entry per frame. */
 function summary(frames: readonly RawFrame[]): string[] {
-  return frames.map((frame) => frameLabel(frame));
+  return frames.map((frame) => frameLabel(frame, { rowValues: true }));
 }
 
 describe('step-up approvers', () => {
